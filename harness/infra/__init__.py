@@ -1,0 +1,1 @@
+"""Launchers for the stack's infrastructure: NATS, PostgreSQL, OpenSearch, service processes."""
