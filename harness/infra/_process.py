@@ -142,17 +142,29 @@ async def terminate_pid(pid: int, name: str, grace_s: float = 15.0) -> None:
             grace_s = 5.0
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline:
-            _reap(pid)
-            if not pid_alive(pid):
+            if _gone(pid):
                 return
             await asyncio.sleep(0.05)
-    if pid_alive(pid):
+    if not _gone(pid):
         raise ComponentFailed(name, None, f"pid {pid} survived SIGKILL")
 
 
-def _reap(pid: int) -> None:
+# Children started by this process, kept so that the Popen objects are not garbage collected
+# while the (detached) process runs, and so that stopping one reaps it.
+_CHILDREN: dict[int, Any] = {}
+
+
+def _gone(pid: int) -> bool:
+    """Exited (and reaped, when it is our child: a JVM looks dead before its threads are)."""
+    popen = _CHILDREN.get(pid)
+    if popen is not None:
+        if popen.poll() is None:
+            return False
+        _CHILDREN.pop(pid, None)
+        return True
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+    return not pid_alive(pid)
 
 
 def _demote(user: str) -> Callable[[], None]:
@@ -213,6 +225,7 @@ class ManagedProcess:
                 preexec_fn=_demote(self.user) if self.user else None,
             )
         self._pid = self._popen.pid
+        _CHILDREN[self._pid] = self._popen
 
     def check_alive(self) -> None:
         """Raise ComponentFailed (with the log's tail) when the process has exited."""
@@ -236,9 +249,13 @@ class ManagedProcess:
         if self._pid is None:
             return
         await terminate_pid(self._pid, self.name, grace_s)
+        _CHILDREN.pop(self._pid, None)
         if self._popen is not None:
+            # A multi-threaded child (the JVM) shows as a zombie before its last thread exits;
+            # reap it for real so no <defunct> process or ResourceWarning is left behind.
+            popen = self._popen
             with contextlib.suppress(Exception):
-                self._popen.wait(timeout=0)
+                await asyncio.to_thread(popen.wait, 10)
 
     def record(self, **extra: Any) -> ProcessRecord:
         return ProcessRecord(
@@ -270,7 +287,14 @@ def service_user() -> str | None:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -289,7 +313,9 @@ def hand_over(path: Path, user: str | None) -> None:
         os.chown(root, entry.pw_uid, entry.pw_gid)
         for name in dirs + files:
             with contextlib.suppress(FileNotFoundError):
-                os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+                os.chown(
+                    os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False
+                )
     parent = path.parent
     while parent != parent.parent:
         mode = parent.stat().st_mode

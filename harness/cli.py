@@ -1,0 +1,146 @@
+"""`harness` command line: up, status, logs, down.
+
+harness up                 start the local stack (detached) and print how to use it
+harness status [--json]    health of every component
+harness logs SERVICE [-n N] [-f]
+harness down               stop everything `up` started
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.settings import HarnessSettings
+from harness.stack import local
+from harness.stack.health import check_stack
+from harness.stack.state import NoStack, StackState, load_state
+
+
+def _print_usage(state: StackState) -> None:
+    e = state.endpoints
+    print("\nALT_LAS is up. Endpoints:")
+    for name, url in e.items():
+        print(f"  {name:<13} {url}")
+    if state.credentials:
+        print("\nDemo users (local stack only):")
+        for role, cred in state.credentials.items():
+            print(f"  {role:<7} {cred['username']} / {cred['password']}")
+    user = state.credentials.get("user", {"username": "demo-user", "password": "demo-user-pass"})
+    gw = e.get("gateway", "http://127.0.0.1:8000")
+    print(
+        "\nTry it:\n"
+        f"  TOKEN=$(curl -s -X POST {gw}/api/v1/auth/login -H 'Content-Type: application/json' \\\n"
+        f'      -d \'{{"username":"{user["username"]}","password":"{user["password"]}"}}\' '
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+        f'  curl -s -X POST {gw}/api/v1/commands -H "Authorization: Bearer $TOKEN" \\\n'
+        "      -H 'Content-Type: application/json' \\\n"
+        '      -d \'{"command":"İstanbul hava durumunu ara ve sonuçları özetle"}\'\n'
+        f"  API docs: {gw}/docs   State: harness status --json   Stop: make down"
+    )
+
+
+async def _up(settings: HarnessSettings) -> int:
+    state = await local.up(settings)
+    _print_usage(state)
+    return 0
+
+
+async def _status(settings: HarnessSettings, as_json: bool) -> int:
+    state = load_state(settings)
+    health = await check_stack(state)
+    healthy = all(h.healthy for h in health)
+    if as_json:
+        doc = state.to_json()
+        for rec in doc["processes"].values():
+            rec.pop("env", None)  # holds keys and passwords; endpoints and credentials suffice
+        doc["healthy"] = healthy
+        doc["components"] = {h.name: h.to_json() for h in health}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print(f"target: {state.target}   started: {state.started_at or '-'}")
+        for h in health:
+            mark = "ok  " if h.healthy else "DOWN"
+            pid = f"pid {h.pid}" if h.pid else ""
+            print(f"  [{mark}] {h.name:<13} {h.endpoint or '-':<48} {pid:<10} {h.detail}")
+    return 0 if healthy else 1
+
+
+def _logs(settings: HarnessSettings, service: str, lines: int, follow: bool) -> int:
+    state = load_state(settings)
+    record = state.processes.get(service)
+    if record is None:
+        known = ", ".join(sorted(state.processes)) or "none (not a local stack)"
+        raise HarnessError(f"no process named {service!r}; known: {known}")
+    path = Path(record.log)
+    text = path.read_text(errors="replace") if path.exists() else ""
+    for line in text.splitlines()[-lines:]:
+        print(line)
+    if follow:
+        with path.open(errors="replace") as fh:
+            fh.seek(0, 2)
+            try:
+                while True:
+                    line = fh.readline()
+                    if line:
+                        print(line, end="", flush=True)
+                    else:
+                        time.sleep(0.2)  # tailing a file, not waiting for readiness
+            except KeyboardInterrupt:
+                pass
+    return 0
+
+
+async def _down(settings: HarnessSettings) -> int:
+    try:
+        state = load_state(settings)
+    except NoStack:
+        print("no stack is running", file=sys.stderr)
+        return 0
+    if state.target != "local":
+        raise HarnessError(
+            "the stack is external: the harness did not start it and will not stop it"
+        )
+    await local.down(settings, state)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("up", help="start the local stack and return")
+    st = sub.add_parser("status", help="health of every component")
+    st.add_argument("--json", action="store_true", help="machine-readable, includes the state file")
+    lg = sub.add_parser("logs", help="print a component's log")
+    lg.add_argument("service")
+    lg.add_argument("-n", "--lines", type=int, default=100)
+    lg.add_argument("-f", "--follow", action="store_true")
+    sub.add_parser("down", help="stop the local stack")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = HarnessSettings()
+    try:
+        if args.cmd == "up":
+            return asyncio.run(_up(settings))
+        if args.cmd == "status":
+            return asyncio.run(_status(settings, args.json))
+        if args.cmd == "logs":
+            return _logs(settings, args.service, args.lines, args.follow)
+        return asyncio.run(_down(settings))
+    except HarnessError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Clients that talk to a deployment through its public endpoints only."""

@@ -1,0 +1,158 @@
+"""PostgreSQL 16 from the `pgserver` wheel's binaries (or the system's), on a free port.
+
+Runs as an unprivileged user when we are root (postgres refuses root). Password auth over TCP;
+the generated password is in the stack state file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import importlib.util
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import asyncpg
+
+from harness.errors import HarnessError
+from harness.infra._process import ManagedProcess, ProcessRecord, free_port, hand_over, service_user
+
+
+def pg_bindir() -> Path:
+    # Locate the wheel without importing it: its import has side effects (platformdirs warnings).
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).parent / "pginstall" / "bin"
+        if (candidate / "postgres").exists():
+            return candidate
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        if out.returncode == 0 and (Path(out.stdout.strip()) / "postgres").exists():
+            return Path(out.stdout.strip())
+    for found in sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), reverse=True):
+        return Path(found).parent
+    raise HarnessError(
+        "PostgreSQL binaries not found: install the `pgserver` wheel (make setup does) or "
+        "PostgreSQL itself, or set HARNESS_POSTGRES_URL to an existing server"
+    )
+
+
+class PostgresServer:
+    SUPERUSER = "altlas"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        log_path: Path,
+        *,
+        port: int | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.password = password or secrets.token_urlsafe(18)
+        self.bindir = pg_bindir()
+        self.user = service_user()
+        self.socket_dir = data_dir.parent / "pg-socket"
+        self.process = ManagedProcess(
+            "postgres",
+            [
+                str(self.bindir / "postgres"),
+                "-D",
+                str(self.data_dir / "pgdata"),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.socket_dir}",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=128MB",
+                "-c",
+                "fsync=on",
+                "-c",
+                "synchronous_commit=on",
+            ],
+            log_path=log_path,
+            cwd=data_dir,
+            user=self.user,
+        )
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    async def _initdb(self) -> None:
+        pgdata = self.data_dir / "pgdata"
+        if (pgdata / "PG_VERSION").exists():
+            return
+        hand_over(self.data_dir, self.user)
+        pwfile = self.data_dir / ".pwfile"
+        pwfile.write_text(self.password)
+        hand_over(self.data_dir, self.user)
+        proc = await asyncio.to_thread(
+            subprocess.run,
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                self.SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            user=self.user,
+            group=self.user,
+            extra_groups=[] if self.user else None,
+        )
+        pwfile.unlink()
+        if proc.returncode != 0:
+            raise HarnessError(f"initdb failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+
+    async def start(self, timeout_s: float = 60.0) -> None:
+        await self._initdb()
+        hand_over(self.socket_dir, self.user)
+        self.process.start()
+        await self.wait_ready(timeout_s)
+
+    async def wait_ready(self, timeout_s: float = 60.0) -> None:
+        async def _accepts() -> bool:
+            conn = await asyncpg.connect(self.url(), timeout=2)
+            await conn.close()
+            return True
+
+        await self.process.wait_ready(_accepts, timeout_s, f"PostgreSQL on port {self.port}")
+
+    async def create_databases(self, *names: str) -> None:
+        conn = await asyncpg.connect(self.url(), timeout=5)
+        try:
+            existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+            for name in names:
+                if name not in existing:
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    async def stop(self) -> None:
+        await self.process.stop()
+
+    async def __aenter__(self) -> PostgresServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def record(self) -> ProcessRecord:
+        return self.process.record(url=self.url(), port=self.port)

@@ -1,0 +1,52 @@
+"""The ALT_LAS JSON Schemas, read from reference_services/schemas/ as data (never imported code).
+
+Suites validate what a deployment returns against these files; `HARNESS_SCHEMA_DIR` points
+elsewhere if a deployment ships its own copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "reference_services" / "schemas"
+BASE = "https://altlas.dev/schemas/"
+
+
+def schema_dir() -> Path:
+    return Path(os.environ.get("HARNESS_SCHEMA_DIR", DEFAULT_DIR))
+
+
+@cache
+def _registry(folder: Path) -> Registry:
+    resources = []
+    for path in sorted(folder.rglob("*.schema.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((doc["$id"], Resource.from_contents(doc)))
+    return Registry().with_resources(resources)
+
+
+def errors(kind: str, instance: Any) -> list[str]:
+    """Validation errors of a document (`alt`, `last`, `atlas`, `envelope`) or event data
+    (`event:alt.created`), each as 'path: message'; empty when valid."""
+    uri = (
+        f"{BASE}events/{kind[6:]}.schema.json"
+        if kind.startswith("event:")
+        else f"{BASE}{kind}.schema.json"
+    )
+    registry = _registry(schema_dir())
+    validator = Draft202012Validator(
+        registry.contents(uri),
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in validator.iter_errors(instance)
+    ]

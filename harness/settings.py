@@ -1,0 +1,41 @@
+"""The harness's settings: where state lives and, optionally, an external deployment's endpoints.
+
+Environment variables (prefix HARNESS_) override the state file, so the same suites run against
+the local stack or anyone else's deployment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HarnessSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_prefix="HARNESS_")
+
+    state_dir: Path = Path(".harness")
+    # Where the OpenSearch jars are cached (kept across `harness down`).
+    cache_dir: Path = Path(".harness/cache")
+    # Endpoints of an external deployment; when gateway_url is set, nothing is started.
+    gateway_url: str | None = None
+    segmentation_url: str | None = None
+    runner_url: str | None = None
+    archive_url: str | None = None
+    nats_url: str | None = None
+    postgres_url: str | None = None
+    # An existing OpenSearch for the local stack (or the external deployment's).
+    opensearch_url: str | None = None
+    # Credentials of an external deployment, one per role (user:password).
+    admin_credentials: str | None = None
+    user_credentials: str | None = None
+    viewer_credentials: str | None = None
+    opensearch_heap: str = "512m"
+    nats_sync: str = Field("always", description="JetStream sync_interval: 'always' or a duration")
+    log_level: str = "INFO"
+    up_timeout_s: float = Field(240.0, gt=0)
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "stack.json"

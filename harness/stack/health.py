@@ -1,0 +1,94 @@
+"""Health of every component of a stack, checked through its endpoints only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+
+from harness.infra._process import pid_alive
+from harness.stack.state import COMPONENTS, StackState
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    name: str
+    endpoint: str | None
+    healthy: bool
+    detail: str
+    pid: int | None = None
+    latency_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "healthy": self.healthy,
+            "detail": self.detail,
+            "pid": self.pid,
+            "latency_ms": self.latency_ms,
+        }
+
+
+async def _check(name: str, url: str, state: StackState) -> tuple[bool, str]:
+    if name == "postgres":
+        conn = await asyncpg.connect(url, timeout=3)
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
+        return True, "accepts connections"
+    async with httpx.AsyncClient(timeout=3) as client:
+        if name == "nats":
+            record = state.processes.get("nats")
+            monitor = record.extra.get("monitor_url") if record else None
+            if monitor is None:
+                host_port = url.split("://", 1)[-1]
+                host, _, port = host_port.rpartition(":")
+                _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 3)
+                writer.close()
+                return True, "port open"
+            resp = await client.get(f"{monitor}/healthz?js-enabled-only=true")
+            return resp.status_code == 200, f"JetStream healthz {resp.status_code}"
+        if name == "opensearch":
+            resp = await client.get(f"{url}/_cluster/health")
+            status = resp.json().get("status", "?") if resp.status_code == 200 else resp.status_code
+            return status in ("green", "yellow"), f"cluster {status}"
+        resp = await client.get(f"{url}/readyz")
+        checks = (
+            resp.json().get("checks", {})
+            if resp.headers.get("content-type", "").startswith("application/json")
+            else {}
+        )
+        failing = [k for k, v in checks.items() if not v]
+        detail = (
+            "ready"
+            if resp.status_code == 200
+            else f"not ready ({', '.join(failing) or resp.status_code})"
+        )
+        return resp.status_code == 200, detail
+
+
+async def check_stack(state: StackState) -> list[ComponentHealth]:
+    async def one(name: str) -> ComponentHealth:
+        url = state.endpoints.get(name)
+        record = state.processes.get(name)
+        pid = record.pid if record else None
+        if url is None:
+            return ComponentHealth(name, None, False, "no endpoint known", pid)
+        if record is not None and not pid_alive(record.pid):
+            return ComponentHealth(name, url, False, f"process {record.pid} is not running", pid)
+        started = time.perf_counter()
+        try:
+            ok, detail = await _check(name, url, state)
+        except Exception as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}".strip()
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        return ComponentHealth(name, url, ok, detail, pid, latency)
+
+    names = [n for n in COMPONENTS if n in state.endpoints or n in state.processes]
+    return list(await asyncio.gather(*(one(n) for n in names)))

@@ -1,0 +1,197 @@
+"""The `local` target: real NATS, PostgreSQL and OpenSearch plus the four services as processes.
+
+Everything listens on free loopback ports, keeps its data and logs under the state dir, and is
+started in its own session so that `harness up` can return while the stack keeps running.
+`down` stops processes in reverse order and checks that none is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.errors import HarnessError
+from harness.infra._process import ProcessRecord, pid_alive, terminate_pid
+from harness.infra.nats import NatsServer
+from harness.infra.postgres import PostgresServer
+from harness.infra.services import ServiceProcess
+from harness.settings import HarnessSettings
+from harness.stack.state import StackState
+
+log = logging.getLogger(__name__)
+
+# Demo users of the local stack only; the gateway never seeds users unless told to.
+DEMO_USERS = {
+    "admin": {"username": "demo-admin", "password": "demo-admin-pass"},
+    "user": {"username": "demo-user", "password": "demo-user-pass"},
+    "viewer": {"username": "demo-viewer", "password": "demo-viewer-pass"},
+}
+DATABASES = ("gateway", "runner", "archive")
+STOP_ORDER = ("gateway", "segmentation", "runner", "archive", "opensearch", "postgres", "nats")
+
+Progress = Callable[[str], None]
+
+
+class Component(Protocol):
+    async def start(self) -> None: ...
+
+    def record(self) -> ProcessRecord: ...
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _jwt_key(path: Path) -> str:
+    if path.exists():
+        return path.read_text()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(pem)
+    path.chmod(0o600)
+    return pem
+
+
+async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackState:
+    """Start the whole stack and write the state file; on any failure, stop what was started."""
+    root = settings.state_dir.resolve()
+    if settings.state_file.exists():
+        raise HarnessError(
+            f"a stack is already described by {settings.state_file}; run `harness down` first"
+        )
+    data, logs = root / "data", root / "logs"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    started: list[tuple[str, ProcessRecord]] = []
+    t0 = time.perf_counter()
+    notes: list[str] = []
+    try:
+        nats = NatsServer(data / "nats", logs / "nats.log", sync_interval=settings.nats_sync)
+        postgres = PostgresServer(data / "postgres", logs / "postgres.log")
+        opensearch = None
+        if settings.opensearch_url is None:
+            from harness.infra.opensearch import OpenSearchServer, resolve_distribution
+
+            home = await asyncio.to_thread(resolve_distribution, settings.cache_dir.resolve())
+            opensearch = OpenSearchServer(
+                home, data / "opensearch", logs / "opensearch.log", heap=settings.opensearch_heap
+            )
+        else:
+            notes.append(f"using the existing OpenSearch at {settings.opensearch_url}")
+
+        async def _start(name: str, component: Component) -> None:
+            progress(f"starting {name}…")
+            t = time.perf_counter()
+            await component.start()
+            started.append((name, component.record()))
+            progress(f"  {name} ready in {time.perf_counter() - t:.1f}s")
+
+        infra = [_start("nats", nats), _start("postgres", postgres)]
+        if opensearch is not None:
+            infra.append(_start("opensearch", opensearch))
+        await _gather_all(infra)
+        await postgres.create_databases(*DATABASES)
+        os_url = opensearch.url if opensearch is not None else settings.opensearch_url
+        assert os_url is not None
+
+        common = {"ALTLAS_NATS_URL": nats.url, "ALTLAS_LOG_LEVEL": settings.log_level}
+        services = {
+            "segmentation": ServiceProcess("segmentation", common, logs / "segmentation.log"),
+            "runner": ServiceProcess(
+                "runner",
+                {**common, "ALTLAS_DATABASE_URL": postgres.url("runner")},
+                logs / "runner.log",
+            ),
+            "archive": ServiceProcess(
+                "archive",
+                {
+                    **common,
+                    "ALTLAS_DATABASE_URL": postgres.url("archive"),
+                    "ALTLAS_OPENSEARCH_URL": os_url,
+                },
+                logs / "archive.log",
+            ),
+        }
+        services["gateway"] = ServiceProcess(
+            "gateway",
+            {
+                **common,
+                "ALTLAS_DATABASE_URL": postgres.url("gateway"),
+                "ALTLAS_ARCHIVE_URL": services["archive"].url,
+                "ALTLAS_JWT_PRIVATE_KEY": _jwt_key(root / "secrets" / "jwt.pem"),
+                "ALTLAS_SEED_USERS": json.dumps(
+                    [{**u, "role": role} for role, u in DEMO_USERS.items()]
+                ),
+            },
+            logs / "gateway.log",
+        )
+        await _gather_all([_start(name, svc) for name, svc in services.items()])
+    except BaseException:
+        progress("start-up failed; stopping what was started")
+        await _stop_records([r for _, r in started], progress)
+        raise
+    endpoints = {
+        **{name: svc.url for name, svc in services.items()},
+        "nats": nats.url,
+        "postgres": postgres.url(),
+        "opensearch": os_url,
+    }
+    state = StackState(
+        target="local",
+        endpoints=endpoints,
+        credentials=DEMO_USERS,
+        processes=dict(started),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        state_dir=str(root),
+        notes=notes,
+    )
+    state.save(settings.state_file)
+    progress(f"stack up in {time.perf_counter() - t0:.1f}s")
+    return state
+
+
+async def _gather_all(aws: Sequence[Awaitable[Any]]) -> None:
+    """Like gather, but waits for every task to finish before raising the first error."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+
+
+async def _stop_records(records: list[ProcessRecord], progress: Progress) -> list[str]:
+    order = {name: i for i, name in enumerate(STOP_ORDER)}
+    survivors = []
+    for record in sorted(records, key=lambda r: order.get(r.name, -1)):
+        if not pid_alive(record.pid):
+            continue
+        progress(f"stopping {record.name} (pid {record.pid})…")
+        try:
+            await terminate_pid(record.pid, record.name)
+        except HarnessError as exc:
+            survivors.append(str(exc))
+    return survivors
+
+
+async def down(settings: HarnessSettings, state: StackState, progress: Progress = _stderr) -> None:
+    survivors = await _stop_records(list(state.processes.values()), progress)
+    if survivors:
+        raise HarnessError("some processes could not be stopped: " + "; ".join(survivors))
+    settings.state_file.unlink(missing_ok=True)
+    progress("stack stopped")

@@ -1,0 +1,1 @@
+"""The ALT_LAS archive reference service."""

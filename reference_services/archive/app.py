@@ -1,0 +1,132 @@
+"""The archive's HTTP app: search, read, status change, plus ops endpoints."""
+
+import asyncio
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from reference_services.archive.search_index import SearchIndex
+from reference_services.archive.service import Archive
+from reference_services.archive.settings import ArchiveSettings
+from reference_services.common import topology
+from reference_services.common.app import Readiness, create_app, problem_responses
+from reference_services.common.db import Database
+from reference_services.common.models import AtlasDocument, AtlasStatus, Language
+from reference_services.common.runtime import Runtime, lifespan_for
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SearchResult(BaseModel):
+    total: int
+    page: int
+    size: int
+    items: list[AtlasDocument]
+    facets: dict[str, dict[str, int]] = Field(
+        description="Counts per value for status, tags and language over all matches"
+    )
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: AtlasStatus
+
+
+def build_app(settings: ArchiveSettings) -> FastAPI:
+    readiness = Readiness()
+    runtime = Runtime(settings, readiness)
+    index = SearchIndex(
+        settings.opensearch_url, settings.index_prefix, settings.opensearch_timeout_s
+    )
+    stop_catch_up = asyncio.Event()
+
+    async def start(rt: Runtime) -> None:
+        assert rt.db is not None
+        archive = Archive(rt.db, index, rt.messaging)
+        rt.extras["archive"] = archive
+        rt.readiness.add("opensearch", index.ready)
+        rt.messaging.consume(topology.ARCHIVE, archive.handle_last_created)
+        rt.extras["catch_up"] = asyncio.create_task(
+            archive.catch_up_forever(settings.catch_up_interval_s, stop_catch_up)
+        )
+
+    async def stop(rt: Runtime) -> None:
+        stop_catch_up.set()
+        task = rt.extras.get("catch_up")
+        if task is not None:
+            await asyncio.wait([task], timeout=5)
+        await index.close()
+
+    app = create_app(
+        title="ALT_LAS Archive",
+        version="1.0.0",
+        description="Stores ATLAS records (PostgreSQL) and searches them (OpenSearch).",
+        lifespan=lifespan_for(
+            runtime, database=Database(settings, MIGRATIONS), start=start, stop=stop
+        ),
+        readiness=readiness,
+    )
+
+    def _archive(request: Request) -> Archive:
+        archive: Archive = request.app.state.runtime.extras["archive"]
+        return archive
+
+    @app.get(
+        "/v1/atlas/search",
+        response_model=SearchResult,
+        tags=["archive"],
+        summary="Full-text search over ATLAS records with filters and facets",
+        responses=problem_responses(422, 503),
+    )
+    async def search(
+        request: Request,
+        q: Annotated[str | None, Query(max_length=500)] = None,
+        status: AtlasStatus | None = None,
+        tag: Annotated[list[str] | None, Query(max_length=10)] = None,
+        language: Language | None = None,
+        min_success_rate: Annotated[float | None, Query(ge=0, le=1)] = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        page: Annotated[int, Query(ge=1, le=1000)] = 1,
+        size: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> dict[str, Any]:
+        return await index.search(
+            q=q,
+            status=status,
+            tags=tag or [],
+            language=language,
+            min_success_rate=min_success_rate,
+            created_from=created_from.isoformat() if created_from else None,
+            created_to=created_to.isoformat() if created_to else None,
+            page=page,
+            size=size,
+        )
+
+    @app.get(
+        "/v1/atlas/{atlas_id}",
+        response_model=AtlasDocument,
+        tags=["archive"],
+        summary="One ATLAS record",
+        responses=problem_responses(404),
+    )
+    async def read(atlas_id: uuid.UUID, request: Request) -> dict[str, Any]:
+        return await _archive(request).get(str(atlas_id))
+
+    @app.patch(
+        "/v1/atlas/{atlas_id}",
+        response_model=AtlasDocument,
+        tags=["archive"],
+        summary="Change an ATLAS record's status",
+        responses=problem_responses(404, 422),
+    )
+    async def change_status(
+        atlas_id: uuid.UUID, body: StatusChange, request: Request
+    ) -> dict[str, Any]:
+        return await _archive(request).set_status(str(atlas_id), body.status)
+
+    return app

@@ -1,0 +1,159 @@
+"""The archive's work: last.created → ATLAS record → PostgreSQL, then OpenSearch → atlas.created.
+
+PostgreSQL is written first and is the truth. If OpenSearch is down the record is still stored
+and acknowledged; the catch-up loop indexes every row whose indexed_version is behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from reference_services.archive.search_index import SearchIndex
+from reference_services.archive.tags import derive_tags, summarize
+from reference_services.common import topology
+from reference_services.common.db import Database
+from reference_services.common.errors import NotFound, TransientError
+from reference_services.common.events import derived_id, make_event, now_iso
+from reference_services.common.messaging import Messaging
+from reference_services.common.schemas import validate
+
+log = logging.getLogger(__name__)
+SOURCE = "altlas/archive"
+
+
+def build_atlas(last: dict[str, Any], alt: dict[str, Any]) -> dict[str, Any]:
+    now = now_iso()
+    atlas = {
+        "schema_version": "1.0",
+        "id": derived_id("atlas", last["id"]),
+        "last_id": last["id"],
+        "alt_id": alt["id"],
+        "command_id": alt["command_id"],
+        "command": alt["command"],
+        "language": alt["language"],
+        "success_rate": last["success_rate"],
+        "status": "active",
+        "tags": derive_tags((s["task_type"] for s in alt["segments"]), last["success_rate"]),
+        "summary": summarize(
+            alt["command"], len(alt["segments"]), last["status"], last["success_rate"]
+        ),
+        "created_at": now,
+        "updated_at": now,
+    }
+    validate("atlas", atlas)
+    return atlas
+
+
+class Archive:
+    def __init__(self, db: Database, index: SearchIndex, messaging: Messaging) -> None:
+        self.db = db
+        self.index = index
+        self.messaging = messaging
+
+    async def handle_last_created(self, envelope: dict[str, Any]) -> None:
+        last, alt = envelope["data"]["last"], envelope["data"]["alt"]
+        atlas = build_atlas(last, alt)
+        await self.db.pool.execute(
+            "INSERT INTO atlas (id, last_id, alt_id, command_id, status, doc)"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (last_id) DO NOTHING",
+            atlas["id"],
+            atlas["last_id"],
+            atlas["alt_id"],
+            atlas["command_id"],
+            atlas["status"],
+            json.dumps(atlas),
+        )
+        # On a replay, the stored record (with its first timestamps) is the one we announce.
+        atlas = await self.get(atlas["id"])
+        await self._try_index(atlas["id"])
+        event = make_event(
+            "atlas.created",
+            source=SOURCE,
+            subject=atlas["command_id"],
+            correlation_id=envelope["correlation_id"],
+            data={"atlas": atlas},
+            event_id=f"atlas.created:{atlas['id']}",
+        )
+        await self.messaging.publish(topology.SUBJECT_ATLAS_CREATED, event)
+        status = make_event(
+            "status.changed",
+            source=SOURCE,
+            subject=atlas["command_id"],
+            correlation_id=envelope["correlation_id"],
+            data={
+                "command_id": atlas["command_id"],
+                "stage": "archive",
+                "status": "archived",
+                "alt_id": atlas["alt_id"],
+                "last_id": atlas["last_id"],
+                "atlas_id": atlas["id"],
+                "at": now_iso(),
+            },
+            event_id=f"status:archive:archived:{atlas['command_id']}",
+        )
+        await self.messaging.publish(topology.status_subject("archive"), status)
+        log.info("archived %s", atlas["id"])
+
+    async def get(self, atlas_id: str) -> dict[str, Any]:
+        row = await self.db.pool.fetchval("SELECT doc FROM atlas WHERE id = $1", atlas_id)
+        if row is None:
+            raise NotFound("atlas record", atlas_id)
+        doc: dict[str, Any] = json.loads(row)
+        return doc
+
+    async def set_status(self, atlas_id: str, status: str) -> dict[str, Any]:
+        row = await self.db.pool.fetchval(
+            "UPDATE atlas SET status = $2, version = version + 1, updated_at = now(),"
+            " doc = jsonb_set(jsonb_set(doc, '{status}', to_jsonb($2::text)),"
+            "   '{updated_at}', to_jsonb(to_char(now() AT TIME ZONE 'UTC',"
+            '   \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')))'
+            " WHERE id = $1 RETURNING doc",
+            atlas_id,
+            status,
+        )
+        if row is None:
+            raise NotFound("atlas record", atlas_id)
+        await self._try_index(atlas_id)
+        doc: dict[str, Any] = json.loads(row)
+        return doc
+
+    async def _try_index(self, atlas_id: str) -> None:
+        try:
+            await self.index_rows(f"id = '{atlas_id}'::uuid")
+        except TransientError as exc:
+            log.warning("indexing %s deferred to catch-up: %s", atlas_id, exc)
+
+    async def index_rows(self, where: str = "indexed_version < version", limit: int = 200) -> int:
+        """Index rows matching `where` (trusted SQL from this module) and record their versions."""
+        rows = await self.db.pool.fetch(
+            f"SELECT id, doc, version FROM atlas WHERE {where} ORDER BY id LIMIT {int(limit)}"
+        )
+        if not rows:
+            return 0
+        await self.index.index([json.loads(r["doc"]) for r in rows])
+        async with self.db.pool.acquire() as conn:
+            await conn.executemany(
+                "UPDATE atlas SET indexed_version = GREATEST(indexed_version, $2) WHERE id = $1",
+                [(r["id"], r["version"]) for r in rows],
+            )
+        return len(rows)
+
+    async def catch_up_forever(self, interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                while (n := await self.index_rows()) > 0:
+                    log.info("catch-up indexed %d records", n)
+            except Exception as exc:
+                log.debug("catch-up pass failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    async def backlog(self) -> int:
+        value = await self.db.pool.fetchval(
+            "SELECT count(*) FROM atlas WHERE indexed_version < version"
+        )
+        return int(value)

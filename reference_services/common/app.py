@@ -1,0 +1,212 @@
+"""The FastAPI app factory every service uses.
+
+It adds what every service must have: correlation ids, JSON problem details for every error,
+/livez, /readyz (each of the service's own dependencies checked), /metrics, request metrics,
+and a uvicorn runner with graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reference_services.common import metrics
+from reference_services.common.errors import NotFound, SchemaViolation, TransientError
+from reference_services.common.logging import correlation_id_var
+from reference_services.common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """An RFC 9457 problem details response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for problem+json error codes."""
+    return {
+        code: {
+            "description": "Problem details",
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+        }
+        for code in codes
+    }
+
+
+class Readiness:
+    """Named readiness checks; /readyz is 200 only when all pass."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, ReadinessCheck] = {}
+        self.shutting_down = False
+
+    def add(self, name: str, check: ReadinessCheck) -> None:
+        self.checks[name] = check
+
+    async def run(self) -> dict[str, bool]:
+        async def _one(check: ReadinessCheck) -> bool:
+            try:
+                return await asyncio.wait_for(check(), timeout=3)
+            except Exception:
+                return False
+
+        names = list(self.checks)
+        results = await asyncio.gather(*(_one(self.checks[n]) for n in names))
+        return dict(zip(names, results, strict=True))
+
+
+def create_app(
+    *,
+    title: str,
+    version: str,
+    description: str,
+    lifespan: Any,
+    readiness: Readiness,
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        responses=problem_responses(422, 500),
+    )
+
+    @app.middleware("http")
+    async def _correlation(request: Request, call_next: Any) -> Response:
+        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        token = correlation_id_var.set(cid)
+        started = time.perf_counter()
+        try:
+            response: Response = await call_next(request)
+        finally:
+            correlation_id_var.reset(token)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(request.method, path).observe(time.perf_counter() - started)
+        response.headers["X-Correlation-Id"] = cid
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        return problem(exc.status_code, _title(exc.status_code), str(exc.detail), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e.get("msg", ""),
+            }
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field'] or '(body)'}: {e['message']}" for e in errors)
+        return problem(422, "Unprocessable Content", detail, errors=errors)
+
+    @app.exception_handler(SchemaViolation)
+    async def _schema(_: Request, exc: SchemaViolation) -> JSONResponse:
+        return problem(422, "Unprocessable Content", str(exc), errors=exc.errors)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return problem(404, "Not Found", str(exc))
+
+    @app.exception_handler(TransientError)
+    async def _transient(_: Request, exc: TransientError) -> JSONResponse:
+        return problem(503, "Service Unavailable", str(exc), headers={"Retry-After": "1"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem(500, "Internal Server Error", "unexpected error; see the service log")
+
+    @app.get("/livez", tags=["ops"], summary="Liveness: the process serves requests")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness: every dependency of this service answers",
+        responses={503: {"description": "Not ready"}},
+    )
+    async def readyz() -> JSONResponse:
+        results = await readiness.run()
+        ok = all(results.values()) and not readiness.shutting_down
+        return JSONResponse(
+            {
+                "status": "ready" if ok else "not ready",
+                "checks": results,
+                "shutting_down": readiness.shutting_down,
+            },
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run under uvicorn; SIGTERM stops accepting, drains requests, then runs the lifespan exit."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        lifespan="on",
+        loop="asyncio",
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,328 @@
+"""JetStream messaging: connect, provision the topology, publish, and run durable pull consumers.
+
+Delivery is at-least-once; handlers must be idempotent. A handler's outcome decides the ack:
+- returns normally → ACK;
+- raises TransientError (or anything unexpected) → NAK with back-off, until `max_deliver`;
+- the payload is not a valid event, or deliveries are exhausted → the message goes to
+  `altlas.dlq.<consumer>` with the reason and is TERMinated, so it never blocks the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from reference_services.common import metrics, topology
+from reference_services.common.errors import PermanentError, SchemaViolation, TransientError
+from reference_services.common.events import decode, encode
+from reference_services.common.logging import log_context
+from reference_services.common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Messaging:
+    """One NATS connection with its JetStream context; an async context manager."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._consumers: list[Consumer] = []
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("messaging is not connected")
+        return self._js
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def __aenter__(self) -> Messaging:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        async def _disconnected() -> None:
+            log.warning("disconnected from NATS")
+
+        async def _reconnected() -> None:
+            log.info("reconnected to NATS")
+
+        async def _error(exc: Exception) -> None:
+            log.debug("NATS client error: %s", exc)
+
+        self._nc = await nats.connect(
+            self.settings.nats_url,
+            name=self.settings.service_name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            allow_reconnect=True,
+            disconnected_cb=_disconnected,
+            reconnected_cb=_reconnected,
+            error_cb=_error,
+        )
+        self._js = self._nc.jetstream(timeout=5)
+        if self.settings.provision_topology:
+            await provision(self._js, self.settings)
+
+    async def close(self) -> None:
+        for consumer in self._consumers:
+            await consumer.stop()
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+        self._nc = None
+        self._js = None
+
+    async def ready(self) -> bool:
+        """Connected and JetStream answers."""
+        if not self.connected:
+            return False
+        try:
+            await self.js.stream_info(topology.STREAM)
+        except Exception:
+            return False
+        return True
+
+    async def publish(self, subject: str, envelope: dict[str, Any], timeout: float = 5.0) -> None:
+        """Publish with Nats-Msg-Id = the event id; raises TransientError when not acknowledged."""
+        try:
+            await self.js.publish(
+                subject, encode(envelope), timeout=timeout, headers={"Nats-Msg-Id": envelope["id"]}
+            )
+        except Exception as exc:
+            raise TransientError(
+                f"publish to {subject} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        metrics.PUBLISHED.labels(subject).inc()
+
+    def consume(self, spec: topology.ConsumerSpec, handler: Handler) -> Consumer:
+        consumer = Consumer(self, spec, handler)
+        self._consumers.append(consumer)
+        consumer.start()
+        return consumer
+
+
+def consumer_config(spec: topology.ConsumerSpec, settings: ServiceSettings) -> ConsumerConfig:
+    subjects = list(spec.filter_subjects)
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        max_deliver=settings.max_deliver,
+        ack_wait=settings.ack_wait_s,
+        max_ack_pending=1000,
+        filter_subject=subjects[0] if len(subjects) == 1 else None,
+        filter_subjects=subjects if len(subjects) > 1 else None,
+    )
+
+
+async def provision(js: JetStreamContext, settings: ServiceSettings) -> None:
+    """Create or update the streams and every durable consumer; safe to run concurrently."""
+    streams = [
+        StreamConfig(
+            name=topology.STREAM,
+            subjects=topology.STREAM_SUBJECTS,
+            storage=StorageType.FILE,
+            duplicate_window=topology.DUPLICATE_WINDOW_S,
+        ),
+        StreamConfig(
+            name=topology.DLQ_STREAM,
+            subjects=topology.DLQ_SUBJECTS,
+            storage=StorageType.FILE,
+            duplicate_window=topology.DUPLICATE_WINDOW_S,
+        ),
+    ]
+    for config in streams:
+        try:
+            await js.stream_info(str(config.name))
+            await js.update_stream(config)
+        except NotFoundError:
+            with contextlib.suppress(Exception):  # another replica may have won the race
+                await js.add_stream(config)
+    for spec in topology.CONSUMERS:
+        # add_consumer creates, or updates an existing durable to this config.
+        await js.add_consumer(topology.STREAM, consumer_config(spec, settings))
+
+
+class Consumer:
+    """A durable pull consumer running `handler` on batches of messages."""
+
+    def __init__(self, messaging: Messaging, spec: topology.ConsumerSpec, handler: Handler) -> None:
+        self.messaging = messaging
+        self.spec = spec
+        self.handler = handler
+        self.settings = messaging.settings
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self.spec.durable}")
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A consumer loop must only end on stop(); anything else is logged and restarted."""
+        if self._stopping.is_set():
+            return
+        how = "was cancelled" if task.cancelled() else f"crashed: {task.exception()!r}"
+        log.error("consumer %s %s; restarting it", self.spec.durable, how, exc_info=None)
+        self.start()
+
+    async def stop(self) -> None:
+        """Stop fetching; in-flight messages get the grace period, then are NAKed."""
+        self._stopping.set()
+        if self._inflight:
+            _done, pending = await asyncio.wait(
+                set(self._inflight), timeout=self.settings.shutdown_grace_s
+            )
+            for task in pending:
+                task.cancel()  # _handle NAKs on cancellation
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        js = self.messaging.js
+        sub = None
+        while not self._stopping.is_set():
+            try:
+                if sub is None:
+                    sub = await js.pull_subscribe_bind(self.spec.durable, stream=topology.STREAM)
+                msgs = await sub.fetch(self.settings.consumer_batch, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                if _really_cancelled():
+                    raise
+                # nats-py's fetch can leak a CancelledError from its internal wait_for when a
+                # timeout and a message race; that must not end the consumer.
+                log.debug("consumer %s: spurious cancellation in fetch", self.spec.durable)
+                continue
+            except Exception as exc:
+                log.warning("consumer %s: fetch failed (%s); retrying", self.spec.durable, exc)
+                sub = None if isinstance(exc, NotFoundError) else sub
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=0.5)
+                continue
+            if not msgs:  # fetch may return nothing (a status message ended the batch)
+                continue
+            tasks = [asyncio.create_task(self._handle(m)) for m in msgs]
+            self._inflight.update(tasks)
+            for t in tasks:
+                t.add_done_callback(self._inflight.discard)
+            await asyncio.wait(tasks)
+            for t in tasks:
+                if not t.cancelled() and t.exception() is not None:
+                    log.error("consumer %s: handler crashed: %r", self.spec.durable, t.exception())
+
+    async def _handle(self, msg: Msg) -> None:
+        started = time.perf_counter()
+        deliveries = msg.metadata.num_delivered or 1
+        try:
+            envelope = decode(msg.data)
+        except (ValueError, SchemaViolation) as exc:
+            await self._dead_letter(msg, f"invalid payload: {exc}", deliveries)
+            return
+        with log_context(command_id=envelope["subject"], correlation_id=envelope["correlation_id"]):
+            try:
+                await self.handler(envelope)
+            except asyncio.CancelledError:
+                await _safe(msg.nak())
+                metrics.MESSAGES.labels(self.spec.durable, "nak").inc()
+                raise
+            except PermanentError as exc:
+                await self._dead_letter(msg, f"permanent error: {exc}", deliveries)
+                return
+            except Exception as exc:
+                transient = isinstance(exc, TransientError)
+                if deliveries >= self.settings.max_deliver:
+                    await self._dead_letter(
+                        msg, f"deliveries exhausted ({deliveries}); last error: {exc}", deliveries
+                    )
+                    return
+                backoff = self.settings.nak_backoff_s
+                delay = backoff[min(deliveries, len(backoff)) - 1] if backoff else 0
+                log.log(
+                    logging.WARNING if transient else logging.ERROR,
+                    "handler failed (delivery %d/%d), NAK with %.1fs delay: %s",
+                    deliveries,
+                    self.settings.max_deliver,
+                    delay,
+                    exc,
+                    exc_info=not transient,
+                )
+                await _safe(msg.nak(delay=delay))
+                metrics.MESSAGES.labels(self.spec.durable, "nak").inc()
+                return
+            await _safe(msg.ack())
+            metrics.MESSAGES.labels(self.spec.durable, "ack").inc()
+            metrics.HANDLER_SECONDS.labels(self.spec.durable).observe(time.perf_counter() - started)
+
+    async def _dead_letter(self, msg: Msg, reason: str, deliveries: int) -> None:
+        seq = msg.metadata.sequence.stream
+        record = {
+            "consumer": self.spec.durable,
+            "reason": reason,
+            "subject": msg.subject,
+            "stream_sequence": seq,
+            "deliveries": deliveries,
+            "payload": msg.data.decode("utf-8", errors="replace"),
+        }
+        log.error("dead-lettering message %s from %s: %s", seq, msg.subject, reason)
+        try:
+            await self.messaging.js.publish(
+                topology.dlq_subject(self.spec.durable),
+                json.dumps(record, ensure_ascii=False).encode(),
+                headers={
+                    "Nats-Msg-Id": f"dlq-{self.spec.durable}-{seq}",
+                    "Altlas-Dlq-Reason": reason[:500].replace("\n", " "),
+                },
+            )
+        except Exception as exc:
+            # Not acknowledged by the DLQ: leave the message for redelivery rather than lose it.
+            log.error("DLQ publish failed (%s); NAKing message %s", exc, seq)
+            await _safe(msg.nak(delay=1.0))
+            metrics.MESSAGES.labels(self.spec.durable, "nak").inc()
+            return
+        await _safe(msg.term())
+        metrics.MESSAGES.labels(self.spec.durable, "dead_letter").inc()
+        metrics.DEAD_LETTERS.labels(self.spec.durable).inc()
+
+
+def _really_cancelled() -> bool:
+    """True when someone cancelled the current task (as opposed to a leaked CancelledError)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _safe(op: Awaitable[None]) -> None:
+    """Acks can fail when the connection drops; redelivery then covers us."""
+    try:
+        await op
+    except Exception as exc:
+        log.warning("ack/nak failed: %s", exc)

@@ -1,0 +1,83 @@
+"""JSON Schema validation of documents and events against reference_services/schemas/.
+
+The schema files are the single source of truth; this module only loads them into one registry
+and turns validation errors into a SchemaViolation that names the offending field.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from reference_services.common.errors import SchemaViolation
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+BASE_URI = "https://altlas.dev/schemas/"
+
+DocumentKind = Literal["alt", "last", "atlas", "envelope"]
+EventType = Literal[
+    "command.submitted", "alt.created", "last.created", "atlas.created", "status.changed"
+]
+EVENT_TYPES: tuple[EventType, ...] = (
+    "command.submitted",
+    "alt.created",
+    "last.created",
+    "atlas.created",
+    "status.changed",
+)
+
+
+@cache
+def _registry() -> Registry:
+    resources = []
+    for path in sorted(SCHEMA_DIR.rglob("*.schema.json")):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    return Registry().with_resources(resources)
+
+
+@cache
+def _validator(uri: str) -> Draft202012Validator:
+    schema = _registry().contents(uri)
+    return Draft202012Validator(
+        schema, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def schema_uri(kind: str) -> str:
+    """URI of a document schema (`alt`) or an event data schema (`event:alt.created`)."""
+    if kind.startswith("event:"):
+        return f"{BASE_URI}events/{kind.removeprefix('event:')}.schema.json"
+    return f"{BASE_URI}{kind}.schema.json"
+
+
+def schema(kind: str) -> dict[str, Any]:
+    """The raw JSON Schema for a kind (see schema_uri)."""
+    return dict(_registry().contents(schema_uri(kind)))
+
+
+def errors_of(kind: str, instance: Any) -> list[dict[str, Any]]:
+    """All validation errors of `instance`, each with a JSON-pointer-like path and a message."""
+    out = []
+    for err in sorted(_validator(schema_uri(kind)).iter_errors(instance), key=lambda e: e.path):
+        path = "/".join(str(p) for p in err.absolute_path)
+        out.append({"path": path, "message": err.message})
+    return out
+
+
+def validate(kind: str, instance: Any) -> None:
+    """Raise SchemaViolation unless `instance` is a valid document or event data of `kind`."""
+    errors = errors_of(kind, instance)
+    if errors:
+        raise SchemaViolation(kind, errors)
+
+
+def validate_event(envelope: dict[str, Any]) -> None:
+    """Validate an envelope and then its data against the schema of its type."""
+    validate("envelope", envelope)
+    validate(f"event:{envelope['type']}", envelope["data"])

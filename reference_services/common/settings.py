@@ -1,0 +1,41 @@
+"""Settings shared by every service; each service extends ServiceSettings with its own prefix.
+
+Built once in the entry point and passed in. Instances are frozen: a late change is an error.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where it listens, NATS, logging, shutdown."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_prefix="ALTLAS_")
+
+    service_name: str = "altlas"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    nats_url: str = "nats://127.0.0.1:4222"
+    log_level: str = "INFO"
+    # A consumer fetches this many messages at once and handles them concurrently.
+    consumer_batch: int = Field(16, ge=1, le=512)
+    max_deliver: int = Field(8, ge=1)
+    ack_wait_s: float = Field(30.0, gt=0)
+    # NAK back-off for transient errors, seconds, one per redelivery (the last one repeats).
+    nak_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
+    shutdown_grace_s: float = Field(10.0, ge=0)
+    # When true, stream/consumer configs are created or updated at start-up.
+    provision_topology: bool = True
+
+
+class DatabaseSettings(BaseSettings):
+    """A service's PostgreSQL database."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    database_url: str = Field(..., description="postgresql://user:pass@host:port/db")
+    db_pool_min: int = Field(1, ge=0)
+    db_pool_max: int = Field(10, ge=1)
+    db_command_timeout_s: float = Field(10.0, gt=0)

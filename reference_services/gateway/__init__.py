@@ -1,0 +1,1 @@
+"""The ALT_LAS gateway reference service."""

@@ -1,0 +1,142 @@
+"""Passwords, JWTs (RS256) and the JWKS document.
+
+Access and refresh tokens carry issuer, audience, expiry, subject and roles; a refresh token is
+only accepted by /auth/refresh and an access token only by the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+from reference_services.common.errors import ServiceError
+
+Role = Literal["admin", "user", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "user", "viewer")
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class AuthError(ServiceError):
+    """Credentials or token rejected; the message is safe to show the client."""
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), dklen=32, **_SCRYPT)
+    return hmac.compare_digest(candidate.hex(), digest_hex)
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    roles: tuple[str, ...]
+
+    def has_any(self, roles: tuple[str, ...]) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+def _b64(n: int) -> str:
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class TokenService:
+    def __init__(
+        self,
+        private_pem: str,
+        *,
+        kid: str,
+        issuer: str,
+        audience: str,
+        access_ttl_s: int,
+        refresh_ttl_s: int,
+    ) -> None:
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        if not isinstance(key, RSAPrivateKey):
+            raise ValueError("jwt_private_key must be an RSA private key in PEM")
+        self._private = key
+        self._public: RSAPublicKey = key.public_key()
+        self.kid = kid
+        self.issuer = issuer
+        self.audience = audience
+        self.access_ttl_s = access_ttl_s
+        self.refresh_ttl_s = refresh_ttl_s
+
+    def issue(self, username: str, roles: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "access_token": self._token(username, roles, "access", self.access_ttl_s),
+            "refresh_token": self._token(username, roles, "refresh", self.refresh_ttl_s),
+            "token_type": "Bearer",
+            "expires_in": self.access_ttl_s,
+        }
+
+    def _token(self, username: str, roles: tuple[str, ...], typ: str, ttl: int) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": username,
+            "roles": list(roles),
+            "typ": typ,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.kid})
+
+    def verify(self, token: str, typ: str = "access") -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._public,
+                algorithms=["RS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from None
+        if claims.get("typ") != typ:
+            raise AuthError(f"expected an {typ} token")
+        roles = tuple(r for r in claims.get("roles", []) if r in ROLES)
+        return Principal(str(claims["sub"]), roles)
+
+    def jwks(self) -> dict[str, Any]:
+        numbers = self._public.public_numbers()
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "kid": self.kid,
+                    "n": _b64(numbers.n),
+                    "e": _b64(numbers.e),
+                }
+            ]
+        }

@@ -1,0 +1,183 @@
+"""Commands in PostgreSQL: accept (command + outbox row in one transaction), read, project.
+
+Status only moves forward along accepted → segmented → running → completed|failed → archived,
+so events arriving late or twice never move a command backwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from reference_services.common import topology
+from reference_services.common.errors import NotFound, ServiceError
+from reference_services.common.events import make_event, now_iso
+
+SOURCE = "altlas/gateway"
+STATUS_RANK = {
+    "accepted": 0,
+    "segmented": 1,
+    "running": 2,
+    "completed": 3,
+    "failed": 3,
+    "archived": 4,
+}
+_RANK_SQL = (
+    "CASE {col} WHEN 'accepted' THEN 0 WHEN 'segmented' THEN 1 WHEN 'running' THEN 2"
+    " WHEN 'completed' THEN 3 WHEN 'failed' THEN 3 WHEN 'archived' THEN 4 END"
+)
+
+
+class IdempotencyConflict(ServiceError):
+    """The Idempotency-Key was used before with a different request body."""
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+async def accept(
+    pool: asyncpg.Pool,
+    *,
+    username: str,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+    correlation_id: str,
+) -> tuple[dict[str, Any], bool]:
+    """Store a new command and its outbox event; returns (row, created)."""
+    digest = request_hash(body)
+    if idempotency_key is not None:
+        existing = await _by_key(pool, username, idempotency_key)
+        if existing is not None:
+            return _check_same(existing, digest), False
+    command_id = str(uuid.uuid4())
+    event = make_event(
+        "command.submitted",
+        source=SOURCE,
+        subject=command_id,
+        correlation_id=correlation_id,
+        data={
+            "command_id": command_id,
+            "command": body["command"],
+            "mode": body["mode"],
+            "chaos_level": body.get("chaos_level"),
+            "persona": body.get("persona"),
+            "language": body.get("language"),
+            "metadata": body.get("metadata") or {},
+            "submitted_by": username,
+            "submitted_at": now_iso(),
+        },
+        event_id=f"command.submitted:{command_id}",
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            row = await conn.fetchrow(
+                "INSERT INTO commands (id, username, command, mode, chaos_level, persona, language,"
+                " metadata, idempotency_key, request_hash)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) RETURNING *",
+                command_id,
+                username,
+                body["command"],
+                body["mode"],
+                body.get("chaos_level"),
+                body.get("persona"),
+                body.get("language"),
+                json.dumps(body.get("metadata") or {}),
+                idempotency_key,
+                digest,
+            )
+        except asyncpg.UniqueViolationError:
+            row = None
+        if row is not None:
+            await conn.execute(
+                "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3::jsonb)",
+                event["id"],
+                topology.SUBJECT_COMMAND_SUBMITTED,
+                json.dumps(event),
+            )
+            await conn.execute("NOTIFY altlas_outbox")
+            return dict(row), True
+    # Lost a race with a concurrent request carrying the same key.
+    existing = await _by_key(pool, username, idempotency_key or "")
+    if existing is None:
+        raise ServiceError("idempotent insert conflicted but no command was found")
+    return _check_same(existing, digest), False
+
+
+async def _by_key(pool: asyncpg.Pool, username: str, key: str) -> dict[str, Any] | None:
+    row = await pool.fetchrow(
+        "SELECT * FROM commands WHERE username = $1 AND idempotency_key = $2", username, key
+    )
+    return dict(row) if row is not None else None
+
+
+def _check_same(row: dict[str, Any], digest: str) -> dict[str, Any]:
+    if row["request_hash"] != digest:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request body"
+        )
+    return row
+
+
+async def get(pool: asyncpg.Pool, command_id: str) -> dict[str, Any]:
+    row = await pool.fetchrow("SELECT * FROM commands WHERE id = $1", command_id)
+    if row is None:
+        raise NotFound("command", command_id)
+    return dict(row)
+
+
+async def get_document(pool: asyncpg.Pool, command_id: str, kind: str) -> dict[str, Any] | None:
+    raw = await pool.fetchval(
+        "SELECT doc FROM command_documents WHERE command_id = $1 AND kind = $2", command_id, kind
+    )
+    return json.loads(raw) if raw is not None else None
+
+
+async def advance(
+    pool: asyncpg.Pool,
+    command_id: str,
+    status: str,
+    *,
+    alt_id: str | None = None,
+    last_id: str | None = None,
+    atlas_id: str | None = None,
+    detail: str | None = None,
+    document: tuple[str, dict[str, Any]] | None = None,
+) -> bool:
+    """Move a command forward (never back); store a document. False if the command is unknown."""
+    if status not in STATUS_RANK:
+        raise ValueError(f"unknown status {status!r}")
+    async with pool.acquire() as conn, conn.transaction():
+        updated = await conn.fetchval(
+            "UPDATE commands SET"
+            f" status = CASE WHEN {_RANK_SQL.format(col='$2')} > {_RANK_SQL.format(col='status')}"
+            "   THEN $2 ELSE status END,"
+            f" status_detail = CASE WHEN {_RANK_SQL.format(col='$2')} >="
+            f"   {_RANK_SQL.format(col='status')} THEN COALESCE($6, status_detail)"
+            "   ELSE status_detail END,"
+            " alt_id = COALESCE(alt_id, $3), last_id = COALESCE(last_id, $4),"
+            " atlas_id = COALESCE(atlas_id, $5), updated_at = now()"
+            " WHERE id = $1 RETURNING id",
+            command_id,
+            status,
+            alt_id,
+            last_id,
+            atlas_id,
+            detail,
+        )
+        if updated is None:
+            return False
+        if document is not None:
+            kind, doc = document
+            await conn.execute(
+                "INSERT INTO command_documents (command_id, kind, doc) VALUES ($1, $2, $3::jsonb)"
+                " ON CONFLICT (command_id, kind) DO NOTHING",
+                command_id,
+                kind,
+                json.dumps(doc),
+            )
+    return True

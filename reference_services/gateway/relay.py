@@ -1,0 +1,97 @@
+"""The outbox relay: publishes committed outbox rows to JetStream, then marks them published.
+
+A crash between publish and mark republishes the row later with the same Nats-Msg-Id, which
+JetStream deduplicates: nothing accepted is lost, nothing is delivered twice within the window.
+Woken by NOTIFY on insert; polls as a fallback so a missed notification only costs latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import asyncpg
+
+from reference_services.common.errors import TransientError
+from reference_services.common.messaging import Messaging
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self, pool: asyncpg.Pool, messaging: Messaging, *, poll_s: float, batch: int
+    ) -> None:
+        self.pool = pool
+        self.messaging = messaging
+        self.poll_s = poll_s
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=10)
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            conn = await self.pool.acquire()
+            await conn.add_listener("altlas_outbox", lambda *_: self._wake.set())
+            self._listener = conn
+        except Exception as exc:
+            log.debug("LISTEN unavailable (%s); polling only", exc)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            await self._listen()
+            try:
+                sent = await self.publish_pending()
+            except Exception as exc:
+                log.warning("outbox relay pass failed: %s", exc)
+                sent = 0
+            if sent >= self.batch:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+            self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        published: list[int] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, subject, payload FROM outbox WHERE published_at IS NULL"
+                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch,
+            )
+            for row in rows:
+                try:
+                    await self.messaging.publish(row["subject"], json.loads(row["payload"]))
+                except TransientError as exc:
+                    log.warning("outbox publish failed, will retry: %s", exc)
+                    break
+                published.append(row["id"])
+            if published:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", published
+                )
+        return len(published)
+
+    async def pending(self) -> int:
+        return int(
+            await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        )

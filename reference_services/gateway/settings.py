@@ -1,0 +1,40 @@
+"""Gateway settings (environment prefix ALTLAS_)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from reference_services.common.settings import DatabaseSettings, ServiceSettings
+
+
+class GatewaySettings(ServiceSettings, DatabaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_prefix="ALTLAS_")
+
+    service_name: str = "gateway"
+    port: int = 8000
+    # RS256 signing key (PEM). Required: a gateway without a key must not start.
+    jwt_private_key: str = Field(..., min_length=100)
+    jwt_key_id: str = "altlas-1"
+    jwt_issuer: str = "altlas-gateway"
+    jwt_audience: str = "altlas-api"
+    access_token_ttl_s: int = Field(900, ge=30)
+    refresh_token_ttl_s: int = Field(86_400, ge=60)
+    # Demo users created at start-up; only the local stack sets this.
+    seed_users: list[dict[str, str]] = Field(default_factory=list)
+    archive_url: str = "http://127.0.0.1:8003"
+    archive_timeout_s: float = Field(3.0, gt=0)
+    rate_limit_capacity: float = Field(200.0, gt=0)
+    rate_limit_refill_per_s: float = Field(100.0, gt=0)
+    outbox_poll_s: float = Field(1.0, gt=0)
+    outbox_batch: int = Field(100, ge=1, le=1000)
+
+    @field_validator("seed_users")
+    @classmethod
+    def _seed_roles(cls, users: list[dict[str, str]]) -> list[dict[str, str]]:
+        for u in users:
+            if not {"username", "password", "role"} <= set(u):
+                raise ValueError("each seed user needs username, password and role")
+            if u["role"] not in ("admin", "user", "viewer"):
+                raise ValueError(f"unknown role {u['role']!r} for seed user {u['username']!r}")
+        return users

@@ -1,0 +1,1 @@
+"""The ALT_LAS runner reference service."""

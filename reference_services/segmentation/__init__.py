@@ -1,0 +1,1 @@
+"""The ALT_LAS segmentation reference service."""

@@ -1,0 +1,72 @@
+"""Segmentation's HTTP app: the synchronous preview endpoint plus ops endpoints."""
+
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reference_services.common import topology
+from reference_services.common.app import Readiness, create_app, problem_responses
+from reference_services.common.models import AltDocument, Language, Mode
+from reference_services.common.runtime import Runtime, lifespan_for
+from reference_services.segmentation.service import SegmentationHandler, build_alt
+from reference_services.segmentation.settings import SegmentationSettings
+
+
+class SegmentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = Field(min_length=1, max_length=4000)
+    mode: Mode = "normal"
+    chaos_level: int | None = Field(default=None, ge=1, le=10)
+    persona: str | None = Field(default=None, max_length=100)
+    language: Language | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "SegmentRequest":
+        if not self.command.strip():
+            raise ValueError("command must contain non-whitespace characters")
+        if self.mode == "chaos" and self.chaos_level is None:
+            raise ValueError("chaos_level (1-10) is required when mode is 'chaos'")
+        if self.mode != "chaos" and self.chaos_level is not None:
+            raise ValueError("chaos_level is only allowed when mode is 'chaos'")
+        return self
+
+
+def build_app(settings: SegmentationSettings) -> FastAPI:
+    readiness = Readiness()
+    runtime = Runtime(settings, readiness)
+
+    async def start(rt: Runtime) -> None:
+        rt.messaging.consume(topology.SEGMENTATION, SegmentationHandler(rt.messaging))
+
+    app = create_app(
+        title="ALT_LAS Segmentation",
+        version="1.0.0",
+        description="Turns a natural-language command (Turkish or English) into an ALT document.",
+        lifespan=lifespan_for(runtime, database=None, start=start),
+        readiness=readiness,
+    )
+
+    @app.post(
+        "/v1/segment",
+        response_model=AltDocument,
+        tags=["segmentation"],
+        summary="Segment a command synchronously (preview; nothing is published)",
+        responses=problem_responses(422),
+    )
+    async def segment_preview(body: SegmentRequest) -> dict[str, Any]:
+        # A preview's ids are derived from the command text: the same request, the same answer.
+        command_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"preview:{body.command}"))
+        return build_alt(
+            command_id=command_id,
+            command=body.command,
+            mode=body.mode,
+            chaos_level=body.chaos_level,
+            persona=body.persona,
+            language=body.language,
+            created_at="1970-01-01T00:00:00.000Z",
+        )
+
+    return app
