@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup opensearch up down status logs test test-unit lint typecheck check clean
+.PHONY: help setup opensearch up down status latency logs test test-unit lint typecheck check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ down:  ## stop the stack; leaves no process or port behind
 
 status: setup  ## health of every component
 	$(VENV)/bin/harness status
+
+latency: setup  ## idle POST /commands → archived latency, p50/p95 over 50 (stack must be up)
+	$(VENV)/bin/harness latency -n $${N:-50}
 
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check harness reference_services scenarios tests

@@ -111,6 +111,22 @@ async def _down(settings: HarnessSettings) -> int:
     return 0
 
 
+async def _latency(settings: HarnessSettings, n: int, as_json: bool) -> int:
+    from harness.probes.latency import measure
+
+    state = load_state(settings)
+    report = (await measure(state, n)).to_json()
+    if as_json:
+        print(json.dumps(report))
+    else:
+        print(
+            f"POST /commands → archived over {report['n']} commands at idle: "
+            f"p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms "
+            f"(min {report['min_ms']}, max {report['max_ms']})"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -124,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("-n", "--lines", type=int, default=100)
     lg.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("down", help="stop the local stack")
+    lat = sub.add_parser("latency", help="idle end-to-end latency over N commands")
+    lat.add_argument("-n", type=int, default=50)
+    lat.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = HarnessSettings()
@@ -134,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_status(settings, args.json))
         if args.cmd == "logs":
             return _logs(settings, args.service, args.lines, args.follow)
+        if args.cmd == "latency":
+            return asyncio.run(_latency(settings, args.n, args.json))
         return asyncio.run(_down(settings))
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Small measurements of a running deployment, through its public endpoints."""
