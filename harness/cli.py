@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("-n", "--lines", type=int, default=100)
     lg.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("down", help="stop the local stack")
+    rs = sub.add_parser("restart", help="restart one component of the local stack")
+    rs.add_argument("name")
     lat = sub.add_parser("latency", help="idle end-to-end latency over N commands")
     lat.add_argument("-n", type=int, default=50)
     lat.add_argument("--json", action="store_true")
@@ -153,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_status(settings, args.json))
         if args.cmd == "logs":
             return _logs(settings, args.service, args.lines, args.follow)
+        if args.cmd == "restart":
+            asyncio.run(local.restart(settings, args.name))
+            return 0
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
         return asyncio.run(_down(settings))

@@ -257,6 +257,18 @@ class ManagedProcess:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(popen.wait, 10)
 
+    @classmethod
+    def from_record(cls, record: ProcessRecord) -> ManagedProcess:
+        """A process that runs exactly what `record` ran (same argv, env, log, user)."""
+        return cls(
+            record.name,
+            record.argv,
+            log_path=Path(record.log),
+            env=record.env,
+            cwd=Path(record.cwd),
+            user=record.user,
+        )
+
     def record(self, **extra: Any) -> ProcessRecord:
         return ProcessRecord(
             name=self.name,

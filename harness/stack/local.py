@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import HarnessError
-from harness.infra._process import ProcessRecord, pid_alive, terminate_pid
+from harness.infra._process import ManagedProcess, ProcessRecord, pid_alive, poll, terminate_pid
 from harness.infra.nats import NatsServer
 from harness.infra.postgres import PostgresServer
 from harness.infra.services import ServiceProcess
@@ -187,6 +187,42 @@ async def _stop_records(records: list[ProcessRecord], progress: Progress) -> lis
         except HarnessError as exc:
             survivors.append(str(exc))
     return survivors
+
+
+async def restart(
+    settings: HarnessSettings,
+    name: str,
+    *,
+    timeout_s: float = 120.0,
+    progress: Progress = _stderr,
+) -> StackState:
+    """Stop one component (SIGTERM, then SIGKILL after its grace), start it again with the same
+    command, data and port, wait until it is healthy, and record its new pid."""
+    from harness.stack.health import check_stack
+    from harness.stack.state import load_state
+
+    state = load_state(settings)
+    record = state.processes.get(name)
+    if record is None:
+        raise HarnessError(
+            f"no process named {name!r}; known: {', '.join(sorted(state.processes))}"
+        )
+    if pid_alive(record.pid):
+        progress(f"stopping {name} (pid {record.pid})…")
+        await terminate_pid(record.pid, name)
+    process = ManagedProcess.from_record(record)
+    process.start()
+    state.processes[name] = process.record(**record.extra)
+    state.save(settings.state_file)
+    progress(f"started {name} again (pid {process.pid}); waiting until it is healthy…")
+
+    async def _healthy() -> bool:
+        process.check_alive()
+        health = {h.name: h for h in await check_stack(state)}
+        return health[name].healthy
+
+    await poll(_healthy, timeout_s, f"{name} to be healthy after its restart")
+    return state
 
 
 async def down(settings: HarnessSettings, state: StackState, progress: Progress = _stderr) -> None:
