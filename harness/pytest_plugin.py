@@ -24,6 +24,7 @@ FOLDER_MARKERS = {
     "tests/infra": ("infra", "slow"),
     "tests": ("unit",),
     "scenarios/e2e": ("e2e", "stack"),
+    "scenarios/properties": ("property", "stack"),
 }
 
 

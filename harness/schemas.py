@@ -50,3 +50,10 @@ def errors(kind: str, instance: Any) -> list[str]:
         f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
         for e in validator.iter_errors(instance)
     ]
+
+
+def document_schema(kind: str) -> dict[str, Any]:
+    """The raw JSON Schema of a document kind (`alt`, `last`, `atlas`, `envelope`)."""
+    path = schema_dir() / f"{kind}.schema.json"
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
