@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup opensearch up down status latency logs test test-unit lint typecheck check clean
+.PHONY: help setup toxiproxy opensearch up down status latency logs test test-unit lint typecheck check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,11 +18,23 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+TOXIPROXY := $(TOOLS)/bin/toxiproxy-server
+TOXIPROXY_VERSION := v2.12.0
+
+$(TOXIPROXY): | $(UV)
+	@if command -v go >/dev/null 2>&1; then \
+		echo "building Toxiproxy $(TOXIPROXY_VERSION) with go install (first run only)"; \
+		GOBIN=$(abspath $(TOOLS))/gobin go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION) \
+			&& mv $(TOOLS)/gobin/server $@; \
+	else echo "Go not found: Toxiproxy skipped, network faults will be unavailable"; fi
+
+toxiproxy: $(TOXIPROXY)  ## build Toxiproxy from the Go module proxy (network faults)
+
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
 	touch $@
 
-setup: $(VENV)/.synced  ## create .venv with every dependency (from uv.lock)
+setup: $(VENV)/.synced toxiproxy  ## create .venv with every dependency (from uv.lock)
 
 opensearch: setup  ## resolve the OpenSearch jars from Maven Central (cached in .harness/cache)
 	$(PY) -m harness.infra.opensearch

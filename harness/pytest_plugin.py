@@ -25,6 +25,8 @@ FOLDER_MARKERS = {
     "tests": ("unit",),
     "scenarios/e2e": ("e2e", "stack"),
     "scenarios/properties": ("property", "stack"),
+    "scenarios/resilience": ("resilience", "stack", "slow"),
+    "scenarios/fuzz": ("fuzz", "stack"),
 }
 
 
@@ -42,6 +44,16 @@ def _register_hypothesis_profiles() -> None:
         suppress_health_check=[HealthCheck.too_slow],
     )
     settings.register_profile("debug", max_examples=10, deadline=None, verbosity=Verbosity.verbose)
+    # `make mutation`: the same examples for every mutant (a verdict must not depend on luck),
+    # and no example database, which would carry one mutant's failures over to the next.
+    settings.register_profile(
+        "mutation",
+        max_examples=50,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 

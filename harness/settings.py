@@ -34,7 +34,15 @@ class HarnessSettings(BaseSettings):
     opensearch_heap: str = "512m"
     nats_sync: str = Field("always", description="JetStream sync_interval: 'always' or a duration")
     log_level: str = "INFO"
+    # Start the local stack's services in test mode (ALTLAS_TEST_MODE): they mount test-only
+    # endpoints, such as the provider-state hook that contract verification needs.
+    test_mode: bool = False
+    # Put Toxiproxy on every dependency link (when its binary is available).
+    toxiproxy: bool = True
     up_timeout_s: float = Field(240.0, gt=0)
+    # Test cases per operation in scenarios/fuzz: small enough for CI, where the whole suite has
+    # minutes; `make fuzz` (FUZZ_MAX_EXAMPLES) is where bigger budgets run.
+    fuzz_max_examples: int = Field(25, ge=1)
 
     @property
     def state_file(self) -> Path:

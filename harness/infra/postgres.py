@@ -84,8 +84,10 @@ class PostgresServer:
             user=self.user,
         )
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "postgres", address: str | None = None) -> str:
+        """Connection URL; `address` (host:port) replaces ours, e.g. a proxy in front of us."""
+        where = address or f"127.0.0.1:{self.port}"
+        return f"postgresql://{self.SUPERUSER}:{self.password}@{where}/{database}"
 
     async def _initdb(self) -> None:
         pgdata = self.data_dir / "pgdata"

@@ -54,6 +54,11 @@ async def _check(name: str, url: str, state: StackState) -> tuple[bool, str]:
                 return True, "port open"
             resp = await client.get(f"{monitor}/healthz?js-enabled-only=true")
             return resp.status_code == 200, f"JetStream healthz {resp.status_code}"
+        if name == "toxiproxy":
+            resp = await client.get(f"{url}/proxies")
+            disabled = [n for n, p in resp.json().items() if not p["enabled"]]
+            detail = f"{len(resp.json())} proxies" + (f", disabled: {disabled}" if disabled else "")
+            return resp.status_code == 200, detail
         if name == "opensearch":
             resp = await client.get(f"{url}/_cluster/health")
             status = resp.json().get("status", "?") if resp.status_code == 200 else resp.status_code

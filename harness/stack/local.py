@@ -19,10 +19,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import HarnessError
-from harness.infra._process import ManagedProcess, ProcessRecord, pid_alive, poll, terminate_pid
+from harness.infra._process import (
+    ManagedProcess,
+    ProcessRecord,
+    free_port,
+    pid_alive,
+    poll,
+    terminate_pid,
+)
 from harness.infra.nats import NatsServer
 from harness.infra.postgres import PostgresServer
 from harness.infra.services import ServiceProcess
+from harness.infra.toxiproxy import Link, ToxiproxyServer, make_link, toxiproxy_binary
 from harness.settings import HarnessSettings
 from harness.stack.state import StackState
 
@@ -35,7 +43,16 @@ DEMO_USERS = {
     "viewer": {"username": "demo-viewer", "password": "demo-viewer-pass"},
 }
 DATABASES = ("gateway", "runner", "archive")
-STOP_ORDER = ("gateway", "segmentation", "runner", "archive", "opensearch", "postgres", "nats")
+STOP_ORDER = (
+    "gateway",
+    "segmentation",
+    "runner",
+    "archive",
+    "toxiproxy",
+    "opensearch",
+    "postgres",
+    "nats",
+)
 
 Progress = Callable[[str], None]
 
@@ -111,30 +128,66 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         os_url = opensearch.url if opensearch is not None else settings.opensearch_url
         assert os_url is not None
 
-        common = {"ALTLAS_NATS_URL": nats.url, "ALTLAS_LOG_LEVEL": settings.log_level}
+        archive_port = free_port()
+        binary = toxiproxy_binary() if settings.toxiproxy else None
+        if settings.toxiproxy and binary is None:
+            notes.append(
+                "Toxiproxy not found (run `make toxiproxy`, or put toxiproxy-server on PATH):"
+                " links are direct and network faults are unavailable"
+            )
+        links: list[Link] = []
+
+        def via(link: str, upstream: str) -> str:
+            """The address a client uses for a dependency: a proxy when Toxiproxy is on."""
+            if binary is None:
+                return upstream
+            made = make_link(link, upstream)
+            links.append(made)
+            return made.listen
+
+        nats_at = f"127.0.0.1:{nats.port}"
+        pg_at = f"127.0.0.1:{postgres.port}"
+        archive_at = f"127.0.0.1:{archive_port}"
+        os_at = os_url.split("://", 1)[-1].rstrip("/")
+        base = {"ALTLAS_LOG_LEVEL": settings.log_level}
+        if settings.test_mode:
+            # Test-only endpoints (the archive's Pact provider states); never on by default.
+            base["ALTLAS_TEST_MODE"] = "true"
+            notes.append("test mode: test-only endpoints are mounted (HARNESS_TEST_MODE=1)")
         services = {
-            "segmentation": ServiceProcess("segmentation", common, logs / "segmentation.log"),
+            "segmentation": ServiceProcess(
+                "segmentation",
+                {**base, "ALTLAS_NATS_URL": f"nats://{via('segmentation->nats', nats_at)}"},
+                logs / "segmentation.log",
+            ),
             "runner": ServiceProcess(
                 "runner",
-                {**common, "ALTLAS_DATABASE_URL": postgres.url("runner")},
+                {
+                    **base,
+                    "ALTLAS_NATS_URL": f"nats://{via('runner->nats', nats_at)}",
+                    "ALTLAS_DATABASE_URL": postgres.url("runner", via("runner->postgres", pg_at)),
+                },
                 logs / "runner.log",
             ),
             "archive": ServiceProcess(
                 "archive",
                 {
-                    **common,
-                    "ALTLAS_DATABASE_URL": postgres.url("archive"),
-                    "ALTLAS_OPENSEARCH_URL": os_url,
+                    **base,
+                    "ALTLAS_NATS_URL": f"nats://{via('archive->nats', nats_at)}",
+                    "ALTLAS_DATABASE_URL": postgres.url("archive", via("archive->postgres", pg_at)),
+                    "ALTLAS_OPENSEARCH_URL": f"http://{via('archive->opensearch', os_at)}",
                 },
                 logs / "archive.log",
+                port=archive_port,
             ),
         }
         services["gateway"] = ServiceProcess(
             "gateway",
             {
-                **common,
-                "ALTLAS_DATABASE_URL": postgres.url("gateway"),
-                "ALTLAS_ARCHIVE_URL": services["archive"].url,
+                **base,
+                "ALTLAS_NATS_URL": f"nats://{via('gateway->nats', nats_at)}",
+                "ALTLAS_DATABASE_URL": postgres.url("gateway", via("gateway->postgres", pg_at)),
+                "ALTLAS_ARCHIVE_URL": f"http://{via('gateway->archive', archive_at)}",
                 "ALTLAS_JWT_PRIVATE_KEY": _jwt_key(root / "secrets" / "jwt.pem"),
                 "ALTLAS_SEED_USERS": json.dumps(
                     [{**u, "role": role} for role, u in DEMO_USERS.items()]
@@ -142,6 +195,10 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
             },
             logs / "gateway.log",
         )
+        toxiproxy = None
+        if binary is not None:
+            toxiproxy = ToxiproxyServer(binary, data / "toxiproxy", logs / "toxiproxy.log", links)
+            await _start("toxiproxy", toxiproxy)
         await _gather_all([_start(name, svc) for name, svc in services.items()])
     except BaseException:
         progress("start-up failed; stopping what was started")
@@ -153,6 +210,8 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         "postgres": postgres.url(),
         "opensearch": os_url,
     }
+    if toxiproxy is not None:
+        endpoints["toxiproxy"] = toxiproxy.url
     state = StackState(
         target="local",
         endpoints=endpoints,

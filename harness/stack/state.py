@@ -16,7 +16,16 @@ from harness.errors import HarnessError
 from harness.infra._process import ProcessRecord
 from harness.settings import HarnessSettings
 
-COMPONENTS = ("gateway", "segmentation", "runner", "archive", "nats", "postgres", "opensearch")
+COMPONENTS = (
+    "gateway",
+    "segmentation",
+    "runner",
+    "archive",
+    "nats",
+    "postgres",
+    "opensearch",
+    "toxiproxy",
+)
 
 
 class NoStack(HarnessError):

@@ -1,0 +1,111 @@
+"""Process faults on the local stack, driven by the state file (any process can inject them).
+
+Every fault has its heal: `kill`/`stop` → `start`; `pause` → `resume`. `start` brings a
+component back with the command, data dir and port it had, and waits until it is healthy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from typing import Literal
+
+from harness.errors import HarnessError
+from harness.infra._process import ManagedProcess, pid_alive, poll, terminate_pid
+from harness.settings import HarnessSettings
+from harness.stack.health import check_stack
+from harness.stack.state import StackState, load_state
+
+Signal = Literal["SIGKILL", "SIGTERM"]
+
+
+def _local(settings: HarnessSettings) -> StackState:
+    state = load_state(settings)
+    if state.target != "local":
+        raise HarnessError(f"process faults need the local stack, not {state.target!r}")
+    return state
+
+
+def _pid(state: StackState, name: str) -> int:
+    record = state.processes.get(name)
+    if record is None:
+        known = ", ".join(sorted(state.processes))
+        raise HarnessError(f"no process named {name!r}; known: {known}")
+    return record.pid
+
+
+async def kill(settings: HarnessSettings, name: str, sig: Signal = "SIGKILL") -> None:
+    """Kill a component (its whole process group). Heal with `start`."""
+    state = _local(settings)
+    pid = _pid(state, name)
+    if sig == "SIGTERM":
+        await terminate_pid(pid, name)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+    async def _dead() -> bool:
+        return not pid_alive(pid)
+
+    await poll(_dead, 10, f"{name} (pid {pid}) to die after SIGKILL")
+
+
+async def stop(settings: HarnessSettings, name: str) -> None:
+    """A clean outage: SIGTERM and wait (data kept). Heal with `start`."""
+    await kill(settings, name, "SIGTERM")
+
+
+async def start(settings: HarnessSettings, name: str, timeout_s: float = 120.0) -> None:
+    """Start a stopped or killed component again, exactly as it ran, and wait until healthy."""
+    state = _local(settings)
+    record = state.processes[name] if name in state.processes else None
+    if record is None:
+        raise HarnessError(f"no process named {name!r}")
+    if pid_alive(record.pid):
+        raise HarnessError(f"{name} is still running (pid {record.pid}); kill or stop it first")
+    process = ManagedProcess.from_record(record)
+    process.start()
+    state.processes[name] = process.record(**record.extra)
+    state.save(settings.state_file)
+
+    async def _healthy() -> bool:
+        process.check_alive()
+        health = {h.name: h for h in await check_stack(state)}
+        return health[name].healthy
+
+    await poll(_healthy, timeout_s, f"{name} to be healthy after it was started again")
+
+
+async def pause(settings: HarnessSettings, name: str) -> None:
+    """Freeze a component (SIGSTOP to its process group): it holds its sockets but answers
+    nothing, like a long GC pause or a hung host. Heal with `resume`."""
+    state = _local(settings)
+    os.killpg(_pid(state, name), signal.SIGSTOP)
+
+
+async def resume(settings: HarnessSettings, name: str) -> None:
+    state = _local(settings)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(_pid(state, name), signal.SIGCONT)
+
+
+async def running(settings: HarnessSettings, name: str) -> bool:
+    return pid_alive(_pid(_local(settings), name))
+
+
+async def heal_all(settings: HarnessSettings, timeout_s: float = 120.0) -> list[str]:
+    """Resume every paused component and start every dead one; returns what was healed."""
+    state = _local(settings)
+    healed = []
+    for name, record in state.processes.items():
+        if pid_alive(record.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(record.pid, signal.SIGCONT)
+        else:
+            healed.append(name)
+    # Dependencies first, so services reconnect to something that is up.
+    order = ["nats", "postgres", "opensearch", "archive", "runner", "segmentation", "gateway"]
+    for name in sorted(healed, key=lambda n: order.index(n) if n in order else len(order)):
+        await start(settings, name, timeout_s)
+    return healed
