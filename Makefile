@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup toxiproxy opensearch up down status latency logs test test-unit lint typecheck check clean
+.PHONY: help setup toxiproxy opensearch up down status campaign latency logs test test-unit fuzz pacts lint typecheck check mutation clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,11 +48,14 @@ down:  ## stop the stack; leaves no process or port behind
 status: setup  ## health of every component
 	$(VENV)/bin/harness status
 
+campaign: setup  ## a two-minute chaos campaign: workload + seeded faults, verdict and HTML report
+	$(VENV)/bin/harness campaign --duration $${DURATION:-120s} --seed $${SEED:-1}
+
 latency: setup  ## idle POST /commands → archived latency, p50/p95 over 50 (stack must be up)
 	$(VENV)/bin/harness latency -n $${N:-50}
 
 lint: setup  ## ruff
-	$(VENV)/bin/ruff check harness reference_services scenarios tests
+	$(VENV)/bin/ruff check harness reference_services scenarios tests contracts
 
 typecheck: setup  ## mypy (strict)
 	$(VENV)/bin/mypy
@@ -62,8 +65,31 @@ check: lint typecheck  ## lint + types
 test-unit: setup  ## fast tests of the harness and service internals
 	$(PY) -m pytest tests -m "unit and not slow" -q
 
+# HARNESS_TEST_MODE: the stack the tests start mounts test-only endpoints (the archive's Pact
+# provider-state hook), which the contract verification in contracts/ needs.
 test: setup check  ## everything that fits in CI: lint, types, unit, infra, end-to-end (starts its own stack)
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -q
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1} $(PY) -m pytest -q
+
+# FUZZ_MAX_EXAMPLES: test cases per operation; FUZZ_MAX_TIME: seconds per service, fuzzing and
+# stateful testing repeat until it is spent; FUZZ_SEED: replay an earlier run.
+fuzz: setup  ## Schemathesis over every operation of the four services (stack must be up)
+	$(PY) -m harness.fuzz --max-examples $${FUZZ_MAX_EXAMPLES:-100} \
+		$${FUZZ_MAX_TIME:+--max-time $$FUZZ_MAX_TIME} $${FUZZ_SEED:+--seed $$FUZZ_SEED}
+
+pacts: setup  ## regenerate contracts/pacts/ from the consumer tests (then review and commit)
+	$(PY) -m pytest contracts/consumer -q --update-pacts
+
+# Always from scratch: mutmut reuses a function's verdicts until the function changes, even
+# when the tests changed, so a kept mutants/ can report survivors the tests now kill.
+mutation: setup  ## mutation score of the decision logic (mutmut, 2 workers); fails below 80%
+	rm -rf mutants reports/mutation && mkdir -p reports/mutation
+	@echo "mutmut: running (about 10 min); progress in reports/mutation/mutmut.log"
+	@start=$$(date +%s); \
+	if ! $(VENV)/bin/mutmut run --max-children 2 \
+		> reports/mutation/mutmut.log 2>&1; then \
+		tail -c 3000 reports/mutation/mutmut.log; exit 1; \
+	fi; \
+	$(PY) tools/mutation_report.py --threshold 80 --elapsed $$(( $$(date +%s) - start ))
 
 clean: down  ## remove generated state (keeps the OpenSearch jar cache)
-	rm -rf .harness/data .harness/logs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .harness/data .harness/logs .pytest_cache .mypy_cache .ruff_cache mutants

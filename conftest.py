@@ -1,3 +1,3 @@
-"""Root conftest: only loads the harness's pytest plugin (fixtures live there)."""
+"""Root conftest: only loads the pytest plugins (fixtures live there)."""
 
-pytest_plugins = ["harness.pytest_plugin"]
+pytest_plugins = ["harness.pytest_plugin", "contracts._fixtures"]

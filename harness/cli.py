@@ -127,6 +127,34 @@ async def _latency(settings: HarnessSettings, n: int, as_json: bool) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """'120', '120s', '2m' → seconds."""
+    text = text.strip().lower()
+    try:
+        if text.endswith("m"):
+            return float(text[:-1]) * 60
+        return float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 120s, 2m)") from None
+
+
+async def _campaign(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.campaign import CampaignConfig, run_campaign
+
+    config = CampaignConfig(
+        duration_s=args.duration,
+        seed=args.seed,
+        faults=tuple(f for f in args.faults.split(",") if f),
+        rate_per_s=args.rate,
+        recovery_s=args.recovery,
+        out_dir=Path(args.out),
+    )
+    result = await run_campaign(settings, config, progress=lambda m: print(m, file=sys.stderr))
+    print(result.verdict)
+    print(f"\nreport: {result.report_html}\n        {result.report_json}")
+    return 0 if result.verdict.valid else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop the local stack")
     rs = sub.add_parser("restart", help="restart one component of the local stack")
     rs.add_argument("name")
+    cp = sub.add_parser("campaign", help="workload + seeded faults, then a checked verdict")
+    cp.add_argument("--duration", type=_seconds, default=120.0, help="e.g. 120s, 10m")
+    cp.add_argument("--seed", type=int, default=1)
+    cp.add_argument("--faults", default="kill,pause,partition,latency,outage")
+    cp.add_argument("--rate", type=float, default=4.0, help="offered submits per second")
+    cp.add_argument("--recovery", type=_seconds, default=120.0, help="time allowed to recover")
+    cp.add_argument("--out", default="reports/campaign", help="report directory")
     lat = sub.add_parser("latency", help="idle end-to-end latency over N commands")
     lat.add_argument("-n", type=int, default=50)
     lat.add_argument("--json", action="store_true")
@@ -158,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "restart":
             asyncio.run(local.restart(settings, args.name))
             return 0
+        if args.cmd == "campaign":
+            return asyncio.run(_campaign(settings, args))
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
         return asyncio.run(_down(settings))

@@ -26,13 +26,15 @@ FOLDER_MARKERS = {
     "scenarios/e2e": ("e2e", "stack"),
     "scenarios/properties": ("property", "stack"),
     "scenarios/resilience": ("resilience", "stack", "slow"),
+    "scenarios/chaos": ("chaos", "slow"),
     "scenarios/fuzz": ("fuzz", "stack"),
+    "contracts": ("contract",),
 }
 
 
 def _register_hypothesis_profiles() -> None:
     try:
-        from hypothesis import HealthCheck, Verbosity, settings
+        from hypothesis import HealthCheck, Phase, Verbosity, settings
     except ImportError:
         return
     settings.register_profile("dev", max_examples=50, deadline=None)
@@ -45,13 +47,15 @@ def _register_hypothesis_profiles() -> None:
     )
     settings.register_profile("debug", max_examples=10, deadline=None, verbosity=Verbosity.verbose)
     # `make mutation`: the same examples for every mutant (a verdict must not depend on luck),
-    # and no example database, which would carry one mutant's failures over to the next.
+    # no example database (it would carry one mutant's failures over to the next), and no
+    # shrinking: any failure kills the mutant, a minimal one is not worth the time.
     settings.register_profile(
         "mutation",
         max_examples=50,
         deadline=None,
         derandomize=True,
         database=None,
+        phases=[Phase.explicit, Phase.generate],
         suppress_health_check=[HealthCheck.too_slow],
     )
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -8,6 +8,7 @@ any other process.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import signal
@@ -152,6 +153,14 @@ async def terminate_pid(pid: int, name: str, grace_s: float = 15.0) -> None:
 # Children started by this process, kept so that the Popen objects are not garbage collected
 # while the (detached) process runs, and so that stopping one reaps it.
 _CHILDREN: dict[int, Any] = {}
+
+
+@atexit.register
+def _leave_children_running() -> None:
+    # Stack processes are detached on purpose (`harness up` returns while they run); tell
+    # Popen not to warn at exit that they are "still running".
+    for popen in _CHILDREN.values():
+        popen._child_created = False
 
 
 def _gone(pid: int) -> bool:

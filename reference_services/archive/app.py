@@ -2,13 +2,13 @@
 
 import asyncio
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from reference_services.archive import provider_states
 from reference_services.archive.search_index import SearchIndex
 from reference_services.archive.service import Archive
 from reference_services.archive.settings import ArchiveSettings
@@ -17,6 +17,8 @@ from reference_services.common.app import Readiness, create_app, problem_respons
 from reference_services.common.db import Database
 from reference_services.common.models import AtlasDocument, AtlasStatus, Language
 from reference_services.common.runtime import Runtime, lifespan_for
+from reference_services.common.tasks import supervised
+from reference_services.common.validation import DateTime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -51,8 +53,10 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
         rt.extras["archive"] = archive
         rt.readiness.add("opensearch", index.ready)
         rt.messaging.consume(topology.ARCHIVE, archive.handle_last_created)
-        rt.extras["catch_up"] = asyncio.create_task(
-            archive.catch_up_forever(settings.catch_up_interval_s, stop_catch_up)
+        rt.extras["catch_up"] = supervised(
+            "index-catch-up",
+            lambda: archive.catch_up_forever(settings.catch_up_interval_s, stop_catch_up),
+            stop_catch_up,
         )
 
     async def stop(rt: Runtime) -> None:
@@ -76,6 +80,10 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
         archive: Archive = request.app.state.runtime.extras["archive"]
         return archive
 
+    if settings.test_mode:
+        # Contract verification only (see provider_states); absent, hence 404, otherwise.
+        app.include_router(provider_states.router(_archive))
+
     @app.get(
         "/v1/atlas/search",
         response_model=SearchResult,
@@ -90,9 +98,11 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
         tag: Annotated[list[str] | None, Query(max_length=10)] = None,
         language: Language | None = None,
         min_success_rate: Annotated[float | None, Query(ge=0, le=1)] = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        page: Annotated[int, Query(ge=1, le=1000)] = 1,
+        created_from: DateTime | None = None,
+        created_to: DateTime | None = None,
+        # OpenSearch serves hits up to from + size = 10 000 (its default max_result_window);
+        # page ≤ 100 with size ≤ 100 keeps every valid request inside it instead of a 503.
+        page: Annotated[int, Query(ge=1, le=100)] = 1,
         size: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> dict[str, Any]:
         return await index.search(
@@ -107,8 +117,10 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
             size=size,
         )
 
+    # `:uuid` keeps ".../search" from also matching this route: a PATCH there is a 405, not an
+    # id that fails validation (422), and a 405's Allow header names only the search's GET.
     @app.get(
-        "/v1/atlas/{atlas_id}",
+        "/v1/atlas/{atlas_id:uuid}",
         response_model=AtlasDocument,
         tags=["archive"],
         summary="One ATLAS record",
@@ -118,7 +130,7 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
         return await _archive(request).get(str(atlas_id))
 
     @app.patch(
-        "/v1/atlas/{atlas_id}",
+        "/v1/atlas/{atlas_id:uuid}",
         response_model=AtlasDocument,
         tags=["archive"],
         summary="Change an ATLAS record's status",

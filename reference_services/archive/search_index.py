@@ -143,6 +143,24 @@ class SearchIndex:
         except Exception as exc:
             raise TransientError(f"OpenSearch indexing failed: {exc}") from exc
 
+    async def refresh(self) -> None:
+        """Make every write so far visible to search now, instead of within refresh_interval."""
+        await self.prepare()
+        try:
+            await self.client.indices.refresh(index=self.alias)
+        except Exception as exc:
+            raise TransientError(f"OpenSearch refresh failed: {exc}") from exc
+
+    async def delete(self, doc_id: str) -> None:
+        """Remove one document; a document that is not there is already deleted."""
+        await self.prepare()
+        try:
+            await self.client.delete(index=self.alias, id=doc_id, refresh=True)
+        except NotFoundError:
+            return
+        except Exception as exc:
+            raise TransientError(f"OpenSearch delete failed: {exc}") from exc
+
     async def search(
         self,
         *,

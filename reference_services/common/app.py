@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from reference_services.common import metrics
 from reference_services.common.errors import NotFound, SchemaViolation, TransientError
@@ -106,7 +108,8 @@ def create_app(
         version=version,
         description=description,
         lifespan=lifespan,
-        responses=problem_responses(422, 500),
+        # 400: a body that is not even text (not UTF-8) fails before JSON parsing does (422).
+        responses=problem_responses(400, 422, 500),
     )
 
     @app.middleware("http")
@@ -126,8 +129,13 @@ def create_app(
         return response
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; Allow must list all.
+            headers["Allow"] = _allowed_methods(request.app, request.scope["path"]) or headers.get(
+                "Allow", ""
+            )
         return problem(exc.status_code, _title(exc.status_code), str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -152,7 +160,11 @@ def create_app(
 
     @app.exception_handler(TransientError)
     async def _transient(_: Request, exc: TransientError) -> JSONResponse:
-        return problem(503, "Service Unavailable", str(exc), headers={"Retry-After": "1"})
+        # Retry-After has whole seconds only; never 0, which would invite an immediate retry.
+        retry_after = max(1, math.ceil(exc.retry_after_s or 0))
+        return problem(
+            503, "Service Unavailable", str(exc), headers={"Retry-After": str(retry_after)}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -186,6 +198,14 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _allowed_methods(app: FastAPI, path: str) -> str:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.path_regex.fullmatch(path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def _title(status: int) -> str:

@@ -24,7 +24,15 @@ class SchemaViolation(ServiceError):
 
 
 class TransientError(ServiceError):
-    """A failure worth retrying later (a dependency is down or slow)."""
+    """A failure worth retrying later (a dependency is down or slow).
+
+    `retry_after_s`, when known (a circuit breaker knows when it will probe again), becomes the
+    HTTP Retry-After header; otherwise clients are told to retry after a second.
+    """
+
+    def __init__(self, *args: object, retry_after_s: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after_s = retry_after_s
 
 
 class PermanentError(ServiceError):

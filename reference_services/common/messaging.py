@@ -29,6 +29,7 @@ from reference_services.common.errors import PermanentError, SchemaViolation, Tr
 from reference_services.common.events import decode, encode
 from reference_services.common.logging import log_context
 from reference_services.common.settings import ServiceSettings
+from reference_services.common.tasks import really_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ class Consumer:
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except asyncio.CancelledError:
-                if _really_cancelled():
+                if really_cancelled():
                     raise
                 # nats-py's fetch can leak a CancelledError from its internal wait_for when a
                 # timeout and a message race; that must not end the consumer.
@@ -249,6 +250,7 @@ class Consumer:
             await self._dead_letter(msg, f"invalid payload: {exc}", deliveries)
             return
         with log_context(command_id=envelope["subject"], correlation_id=envelope["correlation_id"]):
+            heartbeat = asyncio.create_task(self._keep_alive(msg))
             try:
                 await self.handler(envelope)
             except asyncio.CancelledError:
@@ -279,9 +281,17 @@ class Consumer:
                 await _safe(msg.nak(delay=delay))
                 metrics.MESSAGES.labels(self.spec.durable, "nak").inc()
                 return
+            finally:
+                heartbeat.cancel()
             await _safe(msg.ack())
             metrics.MESSAGES.labels(self.spec.durable, "ack").inc()
             metrics.HANDLER_SECONDS.labels(self.spec.durable).observe(time.perf_counter() - started)
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Tell JetStream the message is still being worked on, so ack_wait can stay short."""
+        while True:
+            await asyncio.sleep(self.settings.ack_wait_s / 3)
+            await _safe(msg.in_progress())
 
     async def _dead_letter(self, msg: Msg, reason: str, deliveries: int) -> None:
         seq = msg.metadata.sequence.stream
@@ -312,12 +322,6 @@ class Consumer:
         await _safe(msg.term())
         metrics.MESSAGES.labels(self.spec.durable, "dead_letter").inc()
         metrics.DEAD_LETTERS.labels(self.spec.durable).inc()
-
-
-def _really_cancelled() -> bool:
-    """True when someone cancelled the current task (as opposed to a leaked CancelledError)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 async def _safe(op: Awaitable[None]) -> None:

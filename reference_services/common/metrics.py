@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "altlas_http_requests_total", "HTTP requests handled", ["method", "route", "status"]
@@ -16,3 +16,9 @@ MESSAGES = Counter(
 HANDLER_SECONDS = Histogram("altlas_handler_seconds", "Message handler latency", ["consumer"])
 PUBLISHED = Counter("altlas_published_total", "Events published", ["subject"])
 DEAD_LETTERS = Counter("altlas_dead_letters_total", "Messages sent to a DLQ", ["consumer"])
+# One series per circuit breaker (values: resilience.STATE_VALUES). The owner binds it with
+# Gauge.set_function so a scrape reads the breaker itself: open → half-open happens by time
+# alone, with no call that could update a stored value.
+CIRCUIT_STATE = Gauge(
+    "altlas_circuit_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", ["name"]
+)

@@ -22,12 +22,17 @@ class ServiceSettings(BaseSettings):
     # A consumer fetches this many messages at once and handles them concurrently.
     consumer_batch: int = Field(16, ge=1, le=512)
     max_deliver: int = Field(8, ge=1)
-    ack_wait_s: float = Field(30.0, gt=0)
+    # A message not acked within this is redelivered (to another replica, after a crash).
+    # Long handlers keep their messages with in-progress heartbeats, so it can be short.
+    ack_wait_s: float = Field(10.0, gt=0)
     # NAK back-off for transient errors, seconds, one per redelivery (the last one repeats).
     nak_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
     shutdown_grace_s: float = Field(10.0, ge=0)
     # When true, stream/consumer configs are created or updated at start-up.
     provision_topology: bool = True
+    # Test mode mounts test-only endpoints (the archive's /_test/provider-states, which the Pact
+    # verifier calls to set provider states). Off by default: a deployment never exposes them.
+    test_mode: bool = False
 
 
 class DatabaseSettings(BaseSettings):

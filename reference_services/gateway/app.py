@@ -24,7 +24,18 @@ from reference_services.common.models import (
     LastDocument,
     Mode,
 )
+from reference_services.common.resilience import CircuitBreaker, RetryPolicy
 from reference_services.common.runtime import Runtime, lifespan_for
+from reference_services.common.validation import (
+    CHAOS_LEVEL_RULE,
+    NOT_BLANK,
+    ChaosLevel,
+    DateTime,
+    Metadata,
+    NoNul,
+    SchemaPattern,
+    check_command,
+)
 from reference_services.gateway import commands
 from reference_services.gateway.archive_client import ArchiveClient, ArchiveRejected
 from reference_services.gateway.auth import (
@@ -47,7 +58,8 @@ CommandStatusName = Literal["accepted", "segmented", "running", "completed", "fa
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=100)
+    # Looked up in PostgreSQL, which cannot take NUL: such a name is refused, not a 500.
+    username: Annotated[str, Field(min_length=1, max_length=100), NoNul()]
     password: str = Field(min_length=1, max_length=200)
 
 
@@ -64,23 +76,20 @@ class TokenResponse(BaseModel):
 
 
 class CommandRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The schema states the cross-field rules the validator checks (see common.validation).
+    model_config = ConfigDict(extra="forbid", json_schema_extra=CHAOS_LEVEL_RULE)
 
-    command: str = Field(min_length=1, max_length=4000)
+    # Text fields and metadata are stored in PostgreSQL, so they hold no NUL (see NoNul).
+    command: Annotated[str, Field(min_length=1, max_length=4000), NoNul(), SchemaPattern(NOT_BLANK)]
     mode: Mode = "normal"
-    chaos_level: int | None = Field(default=None, ge=1, le=10)
-    persona: str | None = Field(default=None, max_length=100)
+    chaos_level: ChaosLevel | None = None
+    persona: Annotated[str, Field(max_length=100), NoNul()] | None = None
     language: Language | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "CommandRequest":
-        if not self.command.strip():
-            raise ValueError("command must contain non-whitespace characters")
-        if self.mode == "chaos" and self.chaos_level is None:
-            raise ValueError("chaos_level (1-10) is required when mode is 'chaos'")
-        if self.mode != "chaos" and self.chaos_level is not None:
-            raise ValueError("chaos_level is only allowed when mode is 'chaos'")
+        check_command(self.command, self.mode, self.chaos_level)
         return self
 
 
@@ -130,6 +139,26 @@ class StatusChange(BaseModel):
     status: AtlasStatus
 
 
+# OpenAPI links: where a client goes next with the id in an answer. Stateful API fuzzing follows
+# them: submit → status → documents. Documents hang off the status, not the submission: a 202
+# promises processing, not documents, which appear (404 + Retry-After until then) stage by stage.
+ACCEPTED_LINKS: dict[str, Any] = {
+    "GetCommandStatus": {
+        "operationId": "get_command",
+        "parameters": {"command_id": "$response.body#/id"},
+        "description": "The accepted command's status",
+    }
+}
+STATUS_LINKS: dict[str, Any] = {
+    f"GetCommand{kind.capitalize()}": {
+        "operationId": f"get_command_{kind}",
+        "parameters": {"command_id": "$response.body#/id"},
+        "description": f"The command's {kind.upper()} document, once that stage has produced it",
+    }
+    for kind in ("alt", "last", "atlas")
+}
+
+
 def _links(command_id: str) -> dict[str, str]:
     base = f"{API}/commands/{command_id}"
     return {"self": base, "alt": f"{base}/alt", "last": f"{base}/last", "atlas": f"{base}/atlas"}
@@ -168,7 +197,18 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         refresh_ttl_s=settings.refresh_token_ttl_s,
     )
     limiter = TokenBucketLimiter(settings.rate_limit_capacity, settings.rate_limit_refill_per_s)
-    archive = ArchiveClient(settings.archive_url, settings.archive_timeout_s)
+    archive = ArchiveClient(
+        settings.archive_url,
+        settings.archive_timeout_s,
+        breaker=CircuitBreaker(
+            settings.archive_breaker_failures, settings.archive_breaker_reset_s, name="archive"
+        ),
+        retry=RetryPolicy(
+            base_s=settings.archive_retry_base_s,
+            max_s=4 * settings.archive_retry_base_s,
+            max_attempts=settings.archive_retry_attempts,
+        ),
+    )
 
     async def start(rt: Runtime) -> None:
         assert rt.db is not None
@@ -294,7 +334,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         response_model=CommandAccepted,
         tags=["commands"],
         summary="Submit a command; it is processed asynchronously",
-        responses={**authn, **problem_responses(409, 422)},
+        responses={**authn, **problem_responses(409, 422), 202: {"links": ACCEPTED_LINKS}},
+        operation_id="submit_command",
     )
     async def submit(
         body: CommandRequest,
@@ -335,7 +376,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         response_model=CommandStatus,
         tags=["commands"],
         summary="A command's status and the ids of its documents",
-        responses={**authn, **problem_responses(404, 422)},
+        responses={**authn, **problem_responses(404, 422), 200: {"links": STATUS_LINKS}},
+        operation_id="get_command",
     )
     async def command_status(
         command_id: uuid.UUID,
@@ -399,9 +441,10 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         tag: Annotated[list[str] | None, Query(max_length=10)] = None,
         language: Language | None = None,
         min_success_rate: Annotated[float | None, Query(ge=0, le=1)] = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        page: Annotated[int, Query(ge=1, le=1000)] = 1,
+        created_from: DateTime | None = None,
+        created_to: DateTime | None = None,
+        # page × size stays within OpenSearch's 10 000-hit result window (the archive's limits).
+        page: Annotated[int, Query(ge=1, le=100)] = 1,
         size: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> Any:
         params: list[tuple[str, str]] = [("page", str(page)), ("size", str(size))]
@@ -418,8 +461,10 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         params.extend(("tag", t) for t in tag or [])
         return await _forward(request, "GET", "/v1/atlas/search", params=params)
 
+    # `:uuid` keeps ".../search" from also matching this route: a PATCH there is a 405, not an
+    # id that fails validation (422), and a 405's Allow header names only the search's GET.
     @app.get(
-        f"{API}/archive/{{atlas_id}}",
+        f"{API}/archive/{{atlas_id:uuid}}",
         response_model=AtlasDocument,
         tags=["archive"],
         summary="One archived record",
@@ -433,7 +478,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         return await _forward(request, "GET", f"/v1/atlas/{atlas_id}")
 
     @app.patch(
-        f"{API}/archive/{{atlas_id}}",
+        f"{API}/archive/{{atlas_id:uuid}}",
         response_model=AtlasDocument,
         tags=["archive"],
         summary="Change an archived record's status (admin)",

@@ -1,12 +1,24 @@
-"""Forwarding to the archive's HTTP API, with timeouts: the gateway never hangs on it."""
+"""Forwarding to the archive's HTTP API: timeouts, a circuit breaker, and retries for reads.
+
+The gateway never hangs on the archive: every request has a timeout, and once the archive has
+failed `failure_threshold` times in a row the breaker answers at once (503 with Retry-After)
+instead of letting every client wait out a timeout. Only 5xx answers, timeouts and connection
+errors count as failures: a 4xx means the archive is up and judged the request.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
+from reference_services.common import metrics
 from reference_services.common.errors import NotFound, TransientError
+from reference_services.common.resilience import STATE_VALUES, CircuitBreaker, RetryPolicy
+
+# Only these are retried: a timed-out PATCH may have been applied, and repeating it is not ours
+# to decide for the client.
+_IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
 class ArchiveUnavailable(TransientError):
@@ -23,9 +35,25 @@ class ArchiveRejected(Exception):
 
 
 class ArchiveClient:
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float,
+        *,
+        breaker: CircuitBreaker | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._client = httpx.AsyncClient(
-            base_url=base_url, timeout=httpx.Timeout(timeout_s, connect=min(1.0, timeout_s))
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s, connect=min(1.0, timeout_s)),
+            transport=transport,
+        )
+        self.breaker = breaker or CircuitBreaker(5, 5.0, name="archive")
+        self.retry = retry or RetryPolicy(base_s=0.05, max_s=0.25, max_attempts=2)
+        breaker_ = self.breaker
+        metrics.CIRCUIT_STATE.labels(breaker_.name).set_function(
+            lambda: STATE_VALUES[breaker_.state]
         )
 
     async def close(self) -> None:
@@ -40,7 +68,27 @@ class ArchiveClient:
         json: Any = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
+        """Send one request through the breaker; reads are retried on ArchiveUnavailable.
+
+        Raises CircuitOpen (a TransientError) without sending when the breaker is open,
+        ArchiveUnavailable, NotFound for 404 and ArchiveRejected for other 4xx answers.
+        """
         headers = {"X-Correlation-Id": correlation_id} if correlation_id else {}
+
+        async def send() -> dict[str, Any]:
+            return await self._send(method, path, params=params, json=json, headers=headers)
+
+        async def through_breaker() -> dict[str, Any]:
+            return await self.breaker.call(send, failure_on=(ArchiveUnavailable,))
+
+        if method.upper() in _IDEMPOTENT_METHODS:
+            # CircuitOpen is not retried: the breaker's wait is far longer than any back-off.
+            return await self.retry.call(through_breaker, retry_on=(ArchiveUnavailable,))
+        return await through_breaker()
+
+    async def _send(
+        self, method: str, path: str, *, params: Any, json: Any, headers: dict[str, str]
+    ) -> dict[str, Any]:
         try:
             resp = await self._client.request(
                 method, path, params=params, json=json, headers=headers
@@ -57,7 +105,11 @@ class ArchiveClient:
             raise ArchiveRejected(resp.status_code, body)
         if resp.status_code >= 500:
             raise ArchiveUnavailable(f"archive answered {resp.status_code}")
-        result: dict[str, Any] = resp.json()
+        try:
+            result: dict[str, Any] = resp.json()
+        except ValueError as exc:
+            # A 2xx that is not JSON is a broken archive, not a broken request.
+            raise ArchiveUnavailable(f"archive answered {resp.status_code} without JSON") from exc
         return result
 
     async def ready(self) -> bool:

@@ -6,7 +6,6 @@ so events arriving late or twice never move a command backwards.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from typing import Any
@@ -16,6 +15,12 @@ import asyncpg
 from reference_services.common import topology
 from reference_services.common.errors import NotFound, ServiceError
 from reference_services.common.events import make_event, now_iso
+
+# The pure idempotency decisions live apart so they can be tested without PostgreSQL; the
+# names stay importable from here (the app catches commands.IdempotencyConflict).
+from reference_services.gateway.idempotency import IdempotencyConflict as IdempotencyConflict
+from reference_services.gateway.idempotency import check_same as _check_same
+from reference_services.gateway.idempotency import request_hash as request_hash
 
 SOURCE = "altlas/gateway"
 STATUS_RANK = {
@@ -32,30 +37,14 @@ _RANK_SQL = (
 )
 
 
-class IdempotencyConflict(ServiceError):
-    """The Idempotency-Key was used before with a different request body."""
+def submitted_event(
+    command_id: str, body: dict[str, Any], *, username: str, correlation_id: str
+) -> dict[str, Any]:
+    """The command.submitted envelope of an accepted command: what the outbox relay publishes.
 
-
-def request_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-async def accept(
-    pool: asyncpg.Pool,
-    *,
-    username: str,
-    body: dict[str, Any],
-    idempotency_key: str | None,
-    correlation_id: str,
-) -> tuple[dict[str, Any], bool]:
-    """Store a new command and its outbox event; returns (row, created)."""
-    digest = request_hash(body)
-    if idempotency_key is not None:
-        existing = await _by_key(pool, username, idempotency_key)
-        if existing is not None:
-            return _check_same(existing, digest), False
-    command_id = str(uuid.uuid4())
-    event = make_event(
+    Pure (no I/O), so that contract verification runs exactly this code to produce the message.
+    """
+    return make_event(
         "command.submitted",
         source=SOURCE,
         subject=command_id,
@@ -73,6 +62,24 @@ async def accept(
         },
         event_id=f"command.submitted:{command_id}",
     )
+
+
+async def accept(
+    pool: asyncpg.Pool,
+    *,
+    username: str,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+    correlation_id: str,
+) -> tuple[dict[str, Any], bool]:
+    """Store a new command and its outbox event; returns (row, created)."""
+    digest = request_hash(body)
+    if idempotency_key is not None:
+        existing = await _by_key(pool, username, idempotency_key)
+        if existing is not None:
+            return _check_same(existing, digest), False
+    command_id = str(uuid.uuid4())
+    event = submitted_event(command_id, body, username=username, correlation_id=correlation_id)
     async with pool.acquire() as conn, conn.transaction():
         try:
             row = await conn.fetchrow(
@@ -113,14 +120,6 @@ async def _by_key(pool: asyncpg.Pool, username: str, key: str) -> dict[str, Any]
         "SELECT * FROM commands WHERE username = $1 AND idempotency_key = $2", username, key
     )
     return dict(row) if row is not None else None
-
-
-def _check_same(row: dict[str, Any], digest: str) -> dict[str, Any]:
-    if row["request_hash"] != digest:
-        raise IdempotencyConflict(
-            "this Idempotency-Key was already used with a different request body"
-        )
-    return row
 
 
 async def get(pool: asyncpg.Pool, command_id: str) -> dict[str, Any]:

@@ -16,8 +16,17 @@ import asyncpg
 
 from reference_services.common.errors import TransientError
 from reference_services.common.messaging import Messaging
+from reference_services.common.tasks import supervised
 
 log = logging.getLogger(__name__)
+
+
+def _alive(conn: asyncpg.Connection) -> bool:
+    # After a PostgreSQL restart the pool invalidates its proxies: asking one raises.
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
 
 
 class OutboxRelay:
@@ -34,7 +43,7 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._task = supervised("outbox-relay", self._run, self._stop)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -46,8 +55,13 @@ class OutboxRelay:
                 await self._listener.close()
 
     async def _listen(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
+        if self._listener is not None and _alive(self._listener):
             return
+        if self._listener is not None:
+            # Its server went away (a PostgreSQL restart): give the slot back to the pool.
+            with contextlib.suppress(Exception):
+                await self.pool.release(self._listener, timeout=1)
+            self._listener = None
         try:
             conn = await self.pool.acquire()
             await conn.add_listener("altlas_outbox", lambda *_: self._wake.set())

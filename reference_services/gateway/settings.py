@@ -24,6 +24,13 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     seed_users: list[dict[str, str]] = Field(default_factory=list)
     archive_url: str = "http://127.0.0.1:8003"
     archive_timeout_s: float = Field(3.0, gt=0)
+    # Circuit breaker around archive calls: open after this many consecutive failures (5xx,
+    # timeouts, refused connections), probe again after archive_breaker_reset_s.
+    archive_breaker_failures: int = Field(5, ge=1)
+    archive_breaker_reset_s: float = Field(5.0, gt=0)
+    # Attempts per archive read (GET only), the first included; back-off starts at base_s.
+    archive_retry_attempts: int = Field(2, ge=1, le=5)
+    archive_retry_base_s: float = Field(0.05, gt=0, le=1.0)
     rate_limit_capacity: float = Field(200.0, gt=0)
     rate_limit_refill_per_s: float = Field(100.0, gt=0)
     outbox_poll_s: float = Field(1.0, gt=0)

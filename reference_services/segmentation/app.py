@@ -1,7 +1,7 @@
 """Segmentation's HTTP app: the synchronous preview endpoint plus ops endpoints."""
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -10,27 +10,30 @@ from reference_services.common import topology
 from reference_services.common.app import Readiness, create_app, problem_responses
 from reference_services.common.models import AltDocument, Language, Mode
 from reference_services.common.runtime import Runtime, lifespan_for
+from reference_services.common.validation import (
+    CHAOS_LEVEL_RULE,
+    NOT_BLANK,
+    ChaosLevel,
+    SchemaPattern,
+    check_command,
+)
 from reference_services.segmentation.service import SegmentationHandler, build_alt
 from reference_services.segmentation.settings import SegmentationSettings
 
 
 class SegmentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The schema states the cross-field rules the validator checks (see common.validation).
+    model_config = ConfigDict(extra="forbid", json_schema_extra=CHAOS_LEVEL_RULE)
 
-    command: str = Field(min_length=1, max_length=4000)
+    command: Annotated[str, Field(min_length=1, max_length=4000), SchemaPattern(NOT_BLANK)]
     mode: Mode = "normal"
-    chaos_level: int | None = Field(default=None, ge=1, le=10)
+    chaos_level: ChaosLevel | None = None
     persona: str | None = Field(default=None, max_length=100)
     language: Language | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "SegmentRequest":
-        if not self.command.strip():
-            raise ValueError("command must contain non-whitespace characters")
-        if self.mode == "chaos" and self.chaos_level is None:
-            raise ValueError("chaos_level (1-10) is required when mode is 'chaos'")
-        if self.mode != "chaos" and self.chaos_level is not None:
-            raise ValueError("chaos_level is only allowed when mode is 'chaos'")
+        check_command(self.command, self.mode, self.chaos_level)
         return self
 
 

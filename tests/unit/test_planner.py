@@ -226,3 +226,41 @@ def test_overall_status(rate: float, total: int, status: str) -> None:
 def test_overall_status_rejects_nonsense(rate: float, total: int) -> None:
     with pytest.raises(ValueError):
         overall_status(rate, total)
+
+
+# --- error messages and edge cases (found by mutation testing, `make mutation`) -----------------
+
+
+def test_invalid_segment_errors_name_the_culprit() -> None:
+    with pytest.raises(ValueError, match="segment at index 1 has no string id"):
+        execution_layers([seg("s1"), {"id": 7}])
+    with pytest.raises(ValueError, match="index 0 has no string id"):
+        execution_layers([seg("")])
+    with pytest.raises(ValueError, match="segment 's2' has a non-integer priority 'high'"):
+        execution_layers([seg("s1"), seg("s2", priority="high")])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("rate", "total", "message"),
+    [
+        (math.nan, 1, r"success rate must be within \[0, 1\], got nan"),
+        (0.5, -1, "segment total must not be negative, got -1"),
+    ],
+)
+def test_overall_status_errors_say_why(rate: float, total: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        overall_status(rate, total)
+
+
+def test_simulated_durations_are_pinned() -> None:
+    # The runner's recorded durations must be reproducible across versions and processes.
+    assert [simulate({"content": c}).duration_ms for c in ("x", "open the file")] == [7, 11]
+
+
+def test_simulate_tolerates_lone_surrogates() -> None:
+    # JSON may carry an unpaired surrogate ("\ud800"); hashing it must not raise.
+    assert simulate({"content": "\ud800 lone"}).duration_ms == 1
+
+
+def test_simulate_without_content_summarizes_nothing() -> None:
+    assert simulate({}).output == {"task_type": "general", "summary": "general done: "}

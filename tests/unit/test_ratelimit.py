@@ -72,3 +72,53 @@ def test_never_admits_more_than_capacity_plus_refill(
             assert count <= capacity + refill * window + 1e-6, (
                 f"{count} admitted in {window:.3f}s > {capacity} + {refill}*{window:.3f}"
             )
+
+
+# --- exact decisions and eviction (found by mutation testing, `make mutation`) ------------------
+
+
+def test_decisions_report_remaining_tokens_and_exact_wait() -> None:
+    clock = Clock()
+    limiter = TokenBucketLimiter(capacity=2, refill_per_s=2, clock=clock)
+    first, second = limiter.acquire("a"), limiter.acquire("a")
+    assert (first.remaining, first.retry_after_s) == (1.0, 0.0)
+    assert (second.remaining, second.retry_after_s) == (0.0, 0.0)
+    clock.now += 0.25  # half a token back
+    denied = limiter.acquire("a")
+    assert not denied.allowed
+    assert denied.remaining == 0.5, "remaining tokens are reported on a denial too"
+    assert denied.retry_after_s == 0.25, "the missing half token takes 0.5 / 2 tokens/s"
+
+
+@pytest.mark.parametrize(("capacity", "refill"), [(0, 1), (1, 0), (-1, 1), (1, -1)])
+def test_rejects_non_positive_settings(capacity: float, refill: float) -> None:
+    with pytest.raises(ValueError, match=r"^capacity and refill_per_s must be positive$"):
+        TokenBucketLimiter(capacity=capacity, refill_per_s=refill)
+
+
+def test_default_key_limit() -> None:
+    assert TokenBucketLimiter(capacity=1, refill_per_s=1).max_keys == 100_000
+
+
+def test_eviction_drops_exactly_the_buckets_that_refilled() -> None:
+    clock = Clock()
+    limiter = TokenBucketLimiter(capacity=10, refill_per_s=2, clock=clock, max_keys=3)
+    for at, key, tokens in ((1000.0, "p", 10), (1001.0, "q", 10), (1002.0, "f", 1)):
+        clock.now = at
+        for _ in range(tokens):
+            limiter.acquire(key)
+    # At 1002.5 p has refilled to 5 of 10 tokens, q to 3, and f to exactly 10: full.
+    clock.now = 1002.5
+    limiter.acquire("new")
+    assert set(limiter._buckets) == {"p", "q", "new"}, "only the refilled bucket is dropped"
+
+
+def test_without_full_buckets_the_least_recently_used_goes() -> None:
+    clock = Clock()
+    limiter = TokenBucketLimiter(capacity=5, refill_per_s=1, clock=clock, max_keys=3)
+    for key in ("z", "a", "m"):  # oldest first; names sort differently from age
+        for _ in range(5):
+            limiter.acquire(key)
+        clock.now += 0.1
+    limiter.acquire("n")
+    assert set(limiter._buckets) == {"a", "m", "n"}, "the least recently used bucket goes"

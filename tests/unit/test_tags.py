@@ -85,3 +85,32 @@ def test_summarize_is_one_line_and_braces_are_literal() -> None:
 def test_summarize_rejects_negative_count() -> None:
     with pytest.raises(ValueError, match="segments_count"):
         summarize("x", -1, "success", 1.0)
+
+
+# --- edges (found by mutation testing, `make mutation`) -----------------------------------------
+
+# Length of the summary around the count with status "success" at 100%: '" ran as ' and
+# ' segments: success, 100.0% completed.'
+_FIXED_TAIL = 46
+
+
+@pytest.mark.parametrize(
+    ("room", "shown"),
+    [(0, '""'), (1, '"…"'), (2, '"a…"')],
+)
+def test_command_shrinks_to_nothing_when_the_count_takes_the_room(room: int, shown: str) -> None:
+    # A huge segment count leaves `room` characters for the command; the facts still fit.
+    count = int("9" * (SUMMARY_MAX_CHARS - 1 - room - _FIXED_TAIL))
+    text = summarize("abc def", count, "success", 1.0)
+    assert text.startswith(shown + " ran as 9"), f"room {room}: {text[:12]!r}"
+    assert len(text) == SUMMARY_MAX_CHARS and text.endswith("100.0% completed.")
+
+
+def test_a_cut_at_a_space_does_not_leave_it_before_the_ellipsis() -> None:
+    # 231 characters of the command fit; with 7-character words the cut lands on a space.
+    text = summarize("xxxxxx " * 60, 3, "success", 1.0)
+    assert 'xxxxxx…" ran as 3 segments' in text, f"space kept before the ellipsis: {text!r}"
+
+
+def test_blank_status_reads_unknown() -> None:
+    assert summarize("x", 3, " \n ", 1.0) == '"x" ran as 3 segments: unknown, 100.0% completed.'

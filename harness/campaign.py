@@ -1,0 +1,108 @@
+"""Campaigns: a workload runs while the nemesis injects faults; then heal, recover, check, report.
+
+This is the harness's main job. The verdict comes from the checker over the whole history:
+lost, duplicated, stuck, illegal transitions, phantoms — with counts and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.checkers.pipeline import check
+from harness.checkers.verdict import Verdict
+from harness.faults import network, process
+from harness.nemesis import FaultWindow, schedule
+from harness.nemesis import run as run_nemesis
+from harness.report.campaign import write_html
+from harness.settings import HarnessSettings
+from harness.stack import local
+from harness.stack.state import load_state
+from harness.workload.pipeline import Workload, WorkloadConfig
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    duration_s: float = 120.0
+    seed: int = 1
+    faults: tuple[str, ...] = ("kill", "pause", "partition", "latency", "outage")
+    rate_per_s: float = 4.0
+    recovery_s: float = 120.0
+    out_dir: Path = Path("reports/campaign")
+
+
+@dataclass
+class CampaignResult:
+    verdict: Verdict
+    windows: list[FaultWindow]
+    recovery_s: float
+    report_html: Path
+    report_json: Path
+
+
+async def run_campaign(
+    settings: HarnessSettings, config: CampaignConfig, progress: Callable[[str], None]
+) -> CampaignResult:
+    started_here = not settings.state_file.exists()
+    if started_here:
+        progress("no stack is running: starting the local stack for this campaign")
+        await local.up(settings, progress)
+    state = load_state(settings)
+    try:
+        links: Sequence[str] = network.links(settings) if "toxiproxy" in state.endpoints else ()
+        faults = schedule(config.seed, config.duration_s, config.faults, links)
+        progress(
+            f"campaign: {config.duration_s:.0f}s, seed {config.seed}, {len(faults)} faults "
+            f"({', '.join(config.faults)}), {config.rate_per_s}/s offered"
+        )
+        workload = Workload(
+            state,
+            WorkloadConfig(
+                rate_per_s=config.rate_per_s, recovery_s=config.recovery_s, seed=config.seed
+            ),
+            progress=progress,
+        )
+        stop = asyncio.Event()
+        t0 = time.monotonic()
+        work = asyncio.create_task(workload.run(stop))
+        nemesis = asyncio.create_task(run_nemesis(settings, faults, t0, stop, progress))
+        try:
+            await asyncio.wait_for(asyncio.shield(work), timeout=config.duration_s)
+        except TimeoutError:
+            pass
+        stop.set()
+        windows = await nemesis
+        await work
+        # Whatever the nemesis left behind (a failed heal), heal it now.
+        if "toxiproxy" in state.endpoints:
+            await network.heal_all(settings)
+        await process.heal_all(settings)
+        healed_at = time.monotonic()
+        progress("faults healed; recovering and reading back")
+        await workload.finish()
+        recovery = time.monotonic() - healed_at
+        await workload.aclose()
+    finally:
+        if started_here:
+            await local.down(settings, load_state(settings), progress)
+    verdict = check(workload.history.ops, recovery_window_s=config.recovery_s)
+    out = config.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    workload.history.to_jsonl(out / "history.jsonl")
+    report: dict[str, Any] = {
+        "config": {**config.__dict__, "out_dir": str(out)},
+        "verdict": verdict.to_json(),
+        "faults": [w.to_json() for w in windows],
+        "recovery_s": round(recovery, 1),
+        "token": workload.token,
+    }
+    report_json = out / "report.json"
+    report_json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    report_html = out / "report.html"
+    write_html(report_html, report, workload.history.ops)
+    return CampaignResult(verdict, windows, recovery, report_html, report_json)

@@ -1,0 +1,1 @@
+"""Reports people can look at: HTML with inline SVG charts, JSON beside it."""

@@ -1,0 +1,48 @@
+"""Background loops that must outlive any error: the outbox relay, the index catch-up.
+
+A loop that ends while the service is still up means work silently stops (a relay that died
+after a PostgreSQL restart left accepted commands unpublished), so it is logged and restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def really_cancelled() -> bool:
+    """True when someone cancelled the current task, not a CancelledError leaked by a library."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def supervised(
+    name: str,
+    loop: Callable[[], Coroutine[Any, Any, None]],
+    stop: asyncio.Event,
+    restart_delay_s: float = 0.5,
+) -> asyncio.Task[None]:
+    """Run `loop()` until `stop` is set, restarting it whenever it returns or raises."""
+
+    async def _guard() -> None:
+        while not stop.is_set():
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                if really_cancelled() or stop.is_set():
+                    raise
+                log.error("%s: leaked cancellation; restarting", name)
+            except Exception:
+                log.exception("%s crashed; restarting", name)
+            else:
+                if not stop.is_set():
+                    log.error("%s returned while the service runs; restarting", name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=restart_delay_s)
+
+    return asyncio.create_task(_guard(), name=name)

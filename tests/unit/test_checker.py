@@ -1,0 +1,362 @@
+"""The pipeline checker on crafted histories: each anomaly kind alone, and a clean-run property."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.checkers import KINDS, Verdict, check
+from harness.history import History, HistoryError, Op, OpFn, OpType
+
+STAGE_IDS = {"segmented": 1, "running": 1, "completed": 2, "failed": 1, "archived": 3}
+
+
+@dataclass(frozen=True)
+class _Call:
+    start: float
+    end: float
+    f: OpFn
+    type: OpType
+    command_id: str | None
+    invoke_value: dict[str, Any] | None
+    value: dict[str, Any] | None
+
+
+class HistoryBuilder:
+    """Histories by hand: each call is an invoke and its completion; workers are assigned at
+    build time so that no worker has two calls in flight. `atlas` and `keys` are what the
+    closing scan will report; they follow the calls and can be edited to corrupt the archive."""
+
+    def __init__(self, step: float = 0.01) -> None:
+        self.now, self.step = 0.0, step
+        self.calls: list[_Call] = []
+        self.atlas: dict[str, list[str]] = {}
+        self.keys: dict[str, list[str]] = {}
+
+    def _call(
+        self,
+        f: OpFn,
+        type_: OpType,
+        cid: str | None,
+        inv: Any,
+        value: Any,
+        at: float | None = None,
+        took: float | None = None,
+    ) -> None:
+        start = self.now if at is None else at
+        end = start + (self.step if took is None else took)
+        assert end > start, "a call must take some time, or its completion sorts before it"
+        self.calls.append(_Call(start, end, f, type_, cid, inv, value))
+        self.now = max(self.now, end + self.step)
+
+    def accepted(self, key: str, *, cid: str | None = None, **when: float) -> str:
+        cid = cid or f"c{len(self.calls) + 1}"
+        ack = {"key": key, "status": "accepted"}
+        self._call("submit", "ok", cid, {"key": key, "text": f"do {key}"}, ack, **when)
+        self.keys.setdefault(key, []).append(cid)
+        return cid
+
+    def submit(self, key: str, outcome: OpType, **when: float) -> None:
+        self._call("submit", outcome, None, {"key": key, "text": f"do {key}"}, None, **when)
+
+    def read(
+        self,
+        cid: str,
+        status: str,
+        *,
+        f: OpFn = "read",
+        at: float | None = None,
+        took: float | None = None,
+        **fields: Any,
+    ) -> None:
+        """A status body with the ids its stage implies (`alt-<cid>`, ...); `fields` override."""
+        body: dict[str, Any] = {"status": status}
+        if status != "not-found":
+            names = ("alt_id", "last_id", "atlas_id")[: STAGE_IDS.get(status, 0)]
+            body |= {"id": cid, **{n: f"{n[:-3]}-{cid}" for n in names}, **fields}
+            last = body.get("last_id")
+            body.setdefault("final", status == "archived" or (status == "failed" and not last))
+        if status == "archived" and body.get("atlas_id"):
+            self.atlas.setdefault(cid, [body["atlas_id"]])
+        self._call(f, "ok", cid, None, body, at, took)
+
+    def final_read(self, cid: str, status: str, **kwargs: Any) -> None:
+        self.read(cid, status, f="final-read", **kwargs)
+
+    def build(self) -> list[Op]:
+        events: list[tuple[float, bool, int, _Call]] = []  # (time, is invoke, worker, call)
+        busy_until: list[float] = []  # per worker: when its current call ends
+        for call in sorted(self.calls, key=lambda c: c.start):
+            free = [w for w, t in enumerate(busy_until) if t < call.start]
+            worker = free[0] if free else len(busy_until)
+            busy_until[worker : worker + 1] = [call.end]
+            events += [(call.start, True, worker, call), (call.end, False, worker, call)]
+        ops: list[Op] = []
+        for t, is_invoke, worker, c in sorted(events, key=lambda e: e[:2]):
+            if is_invoke:
+                cid = None if c.f == "submit" else c.command_id
+                ops.append(Op(len(ops), worker, "invoke", c.f, t, cid, c.invoke_value))
+            else:
+                ops.append(Op(len(ops), worker, c.type, c.f, t, c.command_id, c.value))
+        end = max((op.time for op in ops), default=0.0)
+        # A deep copy: the scan must not change when a test edits the builder afterwards.
+        scan = json.loads(
+            json.dumps({"atlas_by_command": self.atlas, "commands_by_key": self.keys})
+        )
+        ops.append(Op(len(ops), -1, "invoke", "scan", end + 1))
+        ops.append(Op(len(ops), -1, "ok", "scan", end + 2, value=scan))
+        return ops
+
+
+def archived_command(h: HistoryBuilder, key: str) -> str:
+    cid = h.accepted(key)
+    for status in ("segmented", "running", "completed"):
+        h.read(cid, status)
+    h.final_read(cid, "archived")
+    return cid
+
+
+def only(kind: str, n: int = 1) -> dict[str, int]:
+    return {k: n if k == kind else 0 for k in KINDS}
+
+
+def assert_only(verdict: Verdict, kind: str, n: int = 1) -> None:
+    assert not verdict.valid, f"expected an invalid verdict, got:\n{verdict}"
+    assert verdict.by_kind == only(kind, n), f"expected exactly {n} {kind}, got:\n{verdict}"
+
+
+def test_clean_history_is_valid() -> None:
+    h = HistoryBuilder()
+    archived_command(h, "k1")
+    archived_command(h, "k2")
+    verdict = check(h.build())
+    assert verdict.valid, f"expected a clean run to pass, got:\n{verdict}"
+    assert verdict.by_kind == dict.fromkeys(KINDS, 0), "expected every kind, each with zero"
+    expected = {"accepted": 2, "archived": 2, "submits_invoked": 2, "reads_ok": 6}
+    assert {k: verdict.counts[k] for k in expected} == expected, f"counts: {verdict.counts}"
+
+
+def test_lost_when_the_final_read_finds_nothing() -> None:
+    h = HistoryBuilder()
+    h.final_read(h.accepted("k1"), "not-found")
+    assert_only(check(h.build()), "lost")
+
+
+def test_lost_when_archived_but_missing_from_the_archive() -> None:
+    h = HistoryBuilder()
+    del h.atlas[archived_command(h, "k1")]
+    assert_only(check(h.build()), "lost")
+
+
+@pytest.mark.parametrize("where", ["two atlas records", "two ok submits", "scan by key"])
+def test_duplicated(where: str) -> None:
+    h = HistoryBuilder()
+    cid = archived_command(h, "k1")
+    if where == "two atlas records":
+        h.atlas[cid].append("atlas-again")
+    elif where == "two ok submits":
+        archived_command(h, "k1")
+    else:
+        h.keys["k1"].append("c-twin")
+    assert_only(check(h.build()), "duplicated")
+
+
+@pytest.mark.parametrize("final", ["running", "completed", "failed with LAST", None])
+def test_stuck_when_not_final_after_recovery(final: str | None) -> None:
+    h = HistoryBuilder()
+    cid = h.accepted("k1")
+    if final == "failed with LAST":
+        h.final_read(cid, "failed", last_id="last-1")
+    elif final is not None:
+        h.final_read(cid, final)
+    assert_only(check(h.build()), "stuck")
+
+
+def test_stuck_is_not_judged_inside_the_recovery_window() -> None:
+    h = HistoryBuilder()
+    h.final_read(h.accepted("k1", at=0.0), "running", at=1.0)
+    verdict = check(h.build(), recovery_window_s=5.0)
+    assert verdict.valid, f"expected a command 1s old not to be judged stuck:\n{verdict}"
+    assert verdict.counts["stuck_unjudged"] == 1, "expected it counted as unjudged"
+
+
+ILLEGAL: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "backwards": [("running", {}), ("segmented", {})],
+    "vanished": [("segmented", {}), ("not-found", {})],
+    "unknown status": [("teleported", {})],
+    "archived without atlas": [("archived", {"atlas_id": None})],
+    "completed without LAST": [("completed", {"last_id": None})],
+    "running without ALT": [("running", {"alt_id": None})],
+    "id changed": [("segmented", {"alt_id": "alt-other"})],
+    "outcome flipped": [("failed", {"last_id": "last-c1"}), ("completed", {})],
+    "final flag lies": [("running", {"final": True})],
+}
+
+
+@pytest.mark.parametrize("reads", ILLEGAL.values(), ids=ILLEGAL.keys())
+def test_illegal_transition(reads: list[tuple[str, dict[str, Any]]]) -> None:
+    h = HistoryBuilder()
+    cid = h.accepted("k1")
+    for status, ids in reads:
+        h.read(cid, status, **ids)
+    h.final_read(cid, "archived")
+    assert_only(check(h.build()), "illegal_transition")
+
+
+def test_overlapping_reads_may_disagree() -> None:
+    h = HistoryBuilder()
+    cid = h.accepted("k1", at=0.0)
+    h.read(cid, "running", at=1.0, took=1.0)
+    h.read(cid, "segmented", at=1.5, took=0.1)  # began before the other ended: not ordered
+    h.final_read(cid, "archived", at=3.0)
+    verdict = check(h.build())
+    assert verdict.valid, f"expected concurrent reads not to be ordered:\n{verdict}"
+
+
+@pytest.mark.parametrize("where", ["archive", "read", "key that failed"])
+def test_phantom(where: str) -> None:
+    h = HistoryBuilder()
+    archived_command(h, "k1")
+    if where == "archive":
+        h.atlas["ghost"] = ["atlas-ghost"]
+    elif where == "read":
+        h.read("ghost", "segmented")
+    else:
+        h.submit("k2", "fail")
+        h.keys["k2"] = ["ghost"]
+    assert_only(check(h.build()), "phantom")
+
+
+def test_rejected_is_not_lost() -> None:
+    h = HistoryBuilder()
+    h.final_read(h.accepted("k1"), "failed", detail="segmentation refused it")
+    verdict = check(h.build())
+    assert_only(verdict, "rejected")
+    assert "segmentation refused it" in str(verdict), f"expected the detail shown:\n{verdict}"
+
+
+def test_unknown_submit_resolved_by_its_key_is_checked_like_any_other() -> None:
+    h = HistoryBuilder()
+    h.submit("k1", "unknown")
+    archived_command(h, "k1")  # the retry with the same key returns the command
+    verdict = check(h.build())
+    assert verdict.valid, f"expected the resolved command to be judged and pass:\n{verdict}"
+    expected = {"submits_unknown": 1, "unknown_resolved": 1, "indeterminate": 0, "archived": 1}
+    assert {k: verdict.counts[k] for k in expected} == expected, f"counts: {verdict.counts}"
+
+
+@pytest.mark.parametrize("took_effect", [False, True])
+def test_unresolved_unknown_submit_is_indeterminate(took_effect: bool) -> None:
+    h = HistoryBuilder()
+    h.submit("k1", "unknown")
+    if took_effect:  # the archive has it, though the client never learned its id
+        h.keys["k1"], h.atlas["c-hidden"] = ["c-hidden"], ["atlas-hidden"]
+    verdict = check(h.build())
+    assert verdict.valid, f"expected an unresolved unknown submit not to be an anomaly:\n{verdict}"
+    assert verdict.counts["indeterminate"] == 1, f"expected 1 indeterminate: {verdict.counts}"
+    assert verdict.counts["unknown_took_effect"] == took_effect, "expected the scan to show it"
+
+
+def test_latency_percentiles() -> None:
+    h = HistoryBuilder()
+    for i in range(1, 11):  # submits take 10..100 ms; archived is seen 1 s after each ok
+        cid = h.accepted(f"k{i}", at=10.0 * i, took=i / 100)
+        h.final_read(cid, "archived", at=10.0 * i + i / 100 + 0.5, took=0.5)
+    latency = check(h.build()).latency_ms
+    submit, e2e = latency["submit"], latency["end_to_end"]
+    expected = (10, 55.0, 95.5, 99.1, 100.0)
+    assert (submit.n, submit.p50, submit.p95, submit.p99, submit.max) == pytest.approx(expected), (
+        f"expected linear-interpolated percentiles of 10..100 ms, got {submit}"
+    )
+    assert (e2e.n, e2e.p50, e2e.max) == pytest.approx((10, 1000.0, 1000.0)), f"got {e2e}"
+
+
+def test_history_round_trips_through_jsonl(tmp_path: Path) -> None:
+    now = [100.0]
+    history = History(clock=lambda: now[0])
+    submit = history.invoke(0, "submit", value={"key": "k1", "text": "İstanbul'da hava"})
+    read = history.invoke(1, "read", command_id="c0")
+    now[0] += 0.25
+    ok = history.complete(submit, "ok", command_id="c1", value={"key": "k1", "status": "accepted"})
+    timeout = history.complete(read, "unknown", error="ReadTimeout")
+    assert (ok.time, timeout.command_id) == (0.25, "c0"), "expected relative time and the read's id"
+    history.to_jsonl(tmp_path / "history.jsonl")
+    loaded = History.from_jsonl(tmp_path / "history.jsonl")
+    assert loaded.ops == history.ops, "expected the same ops after a JSONL round trip"
+    assert loaded.pairs() == [(submit, ok), (read, timeout)], "expected invokes paired by process"
+
+
+def test_history_refuses_what_a_checker_cannot_pair() -> None:
+    history = History()
+    call = history.invoke(0, "read", command_id="c1")
+    with pytest.raises(HistoryError, match="still waits"):
+        history.invoke(0, "read", command_id="c2")
+    history.complete(call, "ok", value={"status": "accepted"})
+    with pytest.raises(HistoryError, match="not an open invocation"):
+        history.complete(call, "ok")
+
+
+def test_verdict_reads_well_and_serialises() -> None:
+    h = HistoryBuilder()
+    h.final_read(h.accepted("k1"), "not-found")
+    verdict = check(h.build())
+    text = str(verdict)
+    assert text.startswith("INVALID") and "lost" in text, f"expected a verdict table:\n{text}"
+    assert json.loads(json.dumps(verdict.to_json()))["by_kind"]["lost"] == 1, "expected JSON"
+
+
+@st.composite
+def clean_runs(draw: st.DrawFn) -> HistoryBuilder:
+    """Commands read forward through the stages; each read sees the stage at some instant
+    within its own call, so reads ordered in real time never go backwards."""
+    h = HistoryBuilder()
+    for i in range(draw(st.integers(1, 6))):
+        cid = h.accepted(f"k{i}", at=draw(st.floats(0, 10)), took=draw(st.floats(0.001, 1)))
+        outcome = draw(st.sampled_from(["completed", "failed"]))
+        stages = ["accepted", "segmented", "running", outcome, "archived"]
+        changes = [h.calls[-1].end]
+        for _ in stages[1:]:
+            changes.append(changes[-1] + draw(st.floats(0.001, 2)))
+        for at in draw(st.lists(st.floats(changes[0], changes[-1] + 1), max_size=6)):
+            status = stages[sum(1 for t in changes[1:] if t <= at)]
+            before, after = draw(st.floats(0, 0.5)), draw(st.floats(0.001, 0.5))
+            last: dict[str, Any] = {"last_id": f"last-{cid}"} if status == "failed" else {}
+            h.read(cid, status, at=at - before, took=before + after, **last)
+    for _ in range(draw(st.integers(0, 2))):  # submits that never took effect, or may have
+        h.submit(f"k-lost-{len(h.calls)}", draw(st.sampled_from(["fail", "unknown"])))
+    end = h.now
+    for cid in [c for cids in h.keys.values() for c in cids]:
+        h.final_read(cid, "archived", at=end + draw(st.floats(0, 1)))
+    return h
+
+
+CORRUPTIONS = {
+    "drop atlas": "lost",
+    "duplicate atlas": "duplicated",
+    "read backwards": "illegal_transition",
+    "phantom": "phantom",
+}
+
+
+@given(run=clean_runs(), corruption=st.sampled_from(sorted(CORRUPTIONS)), data=st.data())
+def test_clean_runs_pass_and_one_corruption_is_caught(
+    run: HistoryBuilder, corruption: str, data: st.DataObject
+) -> None:
+    verdict = check(run.build())
+    assert verdict.valid, f"expected a clean history to pass:\n{verdict}"
+    cid = data.draw(st.sampled_from(sorted(run.atlas)))
+    if corruption == "drop atlas":
+        del run.atlas[cid]
+    elif corruption == "duplicate atlas":
+        run.atlas[cid].append(f"atlas-{cid}-again")
+    elif corruption == "read backwards":
+        run.read(cid, data.draw(st.sampled_from(["accepted", "segmented", "running"])))
+    else:
+        run.atlas["ghost"] = ["atlas-ghost"]
+    assert_only(check(run.build()), CORRUPTIONS[corruption])
