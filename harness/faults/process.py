@@ -13,6 +13,7 @@ from typing import Literal
 
 from harness.errors import HarnessError
 from harness.infra._process import ManagedProcess, pid_alive, poll, terminate_pid
+from harness.infra.postgres import clear_stale_lock
 from harness.settings import HarnessSettings
 from harness.stack.health import check_stack
 from harness.stack.state import StackState, load_state
@@ -76,6 +77,8 @@ async def start(settings: HarnessSettings, name: str, timeout_s: float = 120.0) 
         raise HarnessError(f"no process named {name!r}")
     if pid_alive(record.pid):
         raise HarnessError(f"{name} is still running (pid {record.pid}); kill or stop it first")
+    if name == "postgres":
+        clear_stale_lock(record.argv)
     process = ManagedProcess.from_record(record)
     process.start()
     state.processes[name] = process.record(**record.extra)

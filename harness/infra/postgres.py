@@ -158,3 +158,36 @@ class PostgresServer:
 
     def record(self) -> ProcessRecord:
         return self.process.record(url=self.url(), port=self.port)
+
+
+def _owner_alive(lock: Path) -> bool | None:
+    """None: no lock; True: its pid is a live postgres; False: stale (dead, zombie or reused)."""
+    try:
+        pid = int(lock.read_text().splitlines()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+    try:
+        # A zombie (a killed server nobody has reaped yet) has an empty command line.
+        return b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def clear_stale_lock(argv: list[str]) -> list[Path]:
+    """Remove the lock files a killed server left behind (data dir and socket dir).
+
+    After a SIGKILL they stay; if their pid is still a zombie or has been reused by another
+    process, PostgreSQL refuses to start ("lock file already exists"). Returns what was removed.
+    """
+    locks = []
+    if "-D" in argv:
+        locks.append(Path(argv[argv.index("-D") + 1]) / "postmaster.pid")
+    for arg in argv:
+        if arg.startswith("unix_socket_directories="):
+            locks.extend(Path(arg.split("=", 1)[1]).glob(".s.PGSQL.*.lock"))
+    removed = []
+    for lock in locks:
+        if _owner_alive(lock) is False:
+            lock.unlink(missing_ok=True)
+            removed.append(lock)
+    return removed

@@ -28,7 +28,7 @@ from harness.infra._process import (
     terminate_pid,
 )
 from harness.infra.nats import NatsServer
-from harness.infra.postgres import PostgresServer
+from harness.infra.postgres import PostgresServer, clear_stale_lock
 from harness.infra.services import ServiceProcess
 from harness.infra.toxiproxy import Link, ToxiproxyServer, make_link, toxiproxy_binary
 from harness.settings import HarnessSettings
@@ -269,6 +269,8 @@ async def restart(
     if pid_alive(record.pid):
         progress(f"stopping {name} (pid {record.pid})…")
         await terminate_pid(record.pid, name)
+    if name == "postgres":
+        clear_stale_lock(record.argv)
     process = ManagedProcess.from_record(record)
     process.start()
     state.processes[name] = process.record(**record.extra)
