@@ -55,7 +55,7 @@ latency: setup  ## idle POST /commands → archived latency, p50/p95 over 50 (st
 	$(VENV)/bin/harness latency -n $${N:-50}
 
 lint: setup  ## ruff
-	$(VENV)/bin/ruff check harness reference_services scenarios tests contracts
+	$(VENV)/bin/ruff check harness reference_services scenarios tests contracts tools
 
 typecheck: setup  ## mypy (strict)
 	$(VENV)/bin/mypy
@@ -83,7 +83,7 @@ pacts: setup  ## regenerate contracts/pacts/ from the consumer tests (then revie
 # when the tests changed, so a kept mutants/ can report survivors the tests now kill.
 mutation: setup  ## mutation score of the decision logic (mutmut, 2 workers); fails below 80%
 	rm -rf mutants reports/mutation && mkdir -p reports/mutation
-	@echo "mutmut: running (about 10 min); progress in reports/mutation/mutmut.log"
+	@echo "mutmut: running (8-20 min, depending on load); progress in reports/mutation/mutmut.log"
 	@start=$$(date +%s); \
 	if ! $(VENV)/bin/mutmut run --max-children 2 \
 		> reports/mutation/mutmut.log 2>&1; then \

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import tomllib
@@ -28,6 +29,10 @@ KILLED: Final = frozenset({"killed", "timeout", "caught by type check"})
 NOT_SCORED: Final = frozenset({"skipped"})
 UNFINISHED: Final = frozenset({"not checked", "check was interrupted by user"})
 EXPLANATIONS: Final = Path("docs/mutation.md")
+# In docs/mutation.md a survivor is named by its mutmut function key (`x__key__mutmut_14`)
+# under a `## path/to/module.py` heading: keys alone repeat across modules.
+_HEADING: Final = re.compile(r"^## +`?([\w/.]+\.py)`?", re.MULTILINE)
+_KEY: Final = re.compile(r"\bx[_ǁ][\wǁ]*__mutmut_\d+\b")
 
 
 @dataclass
@@ -53,6 +58,17 @@ class ModuleScore:
         return sum(self.counts.get(s, 0) for s in UNFINISHED)
 
 
+def explained_mutants(doc: str) -> set[tuple[str, str]]:
+    """(module path, mutant key) pairs that docs/mutation.md explains."""
+    explained: set[tuple[str, str]] = set()
+    headings = list(_HEADING.finditer(doc))
+    for n, heading in enumerate(headings):
+        end = headings[n + 1].start() if n + 1 < len(headings) else len(doc)
+        section = doc[heading.end() : end]
+        explained.update((heading.group(1), key) for key in _KEY.findall(section))
+    return explained
+
+
 def modules_to_score(pyproject: Path) -> list[str]:
     config = tomllib.loads(pyproject.read_text("utf-8"))
     modules: list[str] = config["tool"]["mutmut"]["only_mutate"]
@@ -72,7 +88,7 @@ def changed_lines(name: str, path: str) -> list[str]:
     ]
 
 
-def score_module(path: str, explained_text: str) -> ModuleScore:
+def score_module(path: str, explained: set[tuple[str, str]]) -> ModuleScore:
     meta_path = Path("mutants") / f"{path}.meta"
     if not meta_path.exists():
         raise SystemExit(f"no mutmut results for {path} ({meta_path}); run `mutmut run` first")
@@ -84,9 +100,12 @@ def score_module(path: str, explained_text: str) -> ModuleScore:
     scored = sum(n for s, n in counts.items() if s not in NOT_SCORED)
     killed = sum(n for s, n in counts.items() if s in KILLED)
     survivors = [
-        Survivor(name, status, name in explained_text, changed_lines(name, path))
+        Survivor(
+            name, status, (path, name.rsplit(".", 1)[-1]) in explained, changed_lines(name, path)
+        )
         for name, status in sorted(statuses.items())
-        if status not in KILLED | NOT_SCORED
+        # Unchecked mutants are no survivors: the run is incomplete, which main() reports.
+        if status not in KILLED | NOT_SCORED | UNFINISHED
     ]
     return ModuleScore(
         module=path,
@@ -146,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--elapsed", type=float, help="seconds `mutmut run` took, for the report")
     args = parser.parse_args(argv)
 
-    explained_text = EXPLANATIONS.read_text("utf-8") if EXPLANATIONS.exists() else ""
-    scores = [score_module(m, explained_text) for m in modules_to_score(Path("pyproject.toml"))]
+    doc = EXPLANATIONS.read_text("utf-8") if EXPLANATIONS.exists() else ""
+    explained = explained_mutants(doc)
+    scores = [score_module(m, explained) for m in modules_to_score(Path("pyproject.toml"))]
 
     args.out.mkdir(parents=True, exist_ok=True)
     report = {

@@ -77,8 +77,8 @@ def test_sonra_glued_to_a_comma_is_a_connective() -> None:
     ]
 
 
-@pytest.mark.parametrize("command", ["ara ve, özetle", "ara, ve özetle"])
-def test_commas_around_connectives_are_trimmed(command: str) -> None:
+@pytest.mark.parametrize("command", ["ara ve, özetle", "ara, ve özetle", "ara, ; özetle"])
+def test_commas_around_clause_breaks_are_trimmed(command: str) -> None:
     assert _summary(command) == [("ara", "search", [], 3), ("özetle", "summarize", [], 3)]
 
 
@@ -102,6 +102,13 @@ def test_extra_clauses_merge_into_the_last_segment() -> None:
 
 def test_priority_words_do_not_hide_the_words_before_them() -> None:
     assert _summary("search flights urgently") == [("search flights urgently", "search", [], 5)]
+
+
+def test_low_priority_words_do_not_choose_the_task_even_when_urgent() -> None:
+    # "sonra bir ara" (some time later) contains "ara" (search); it only expresses priority.
+    assert _summary("acil: raporu sonra bir ara gönder") == [
+        ("acil: raporu sonra bir ara gönder", "send", [], 5)
+    ]
 
 
 def test_a_multi_word_stem_cut_off_by_the_end_does_not_match() -> None:
@@ -142,7 +149,7 @@ def test_uppercase_urls_are_urls() -> None:
 
 
 def test_numbers_stay_in_their_own_clause_around_commas() -> None:
-    assert _parameters("3 elma al ve armut,5 muz al ve 7 kivi al") == [
+    assert _parameters("elma 3 kez al ve armut,5 muz al ve 7 kivi al") == [
         {"numbers": [3]},
         {"numbers": [5]},
         {"numbers": [7]},
