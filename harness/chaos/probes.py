@@ -19,6 +19,7 @@ from harness.stack.health import check_stack
 from harness.stack.state import load_state
 
 __all__ = [
+    "circuit_state_is",
     "command_roundtrip_ok",
     "dlq_depth",
     "history_verdict",
@@ -90,6 +91,29 @@ def search_fails_fast(max_s: float = 5) -> dict[str, Any]:
             return {"status": resp.status_code, "seconds": round(took, 2)}
 
     return run(_search())
+
+
+CIRCUIT_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+
+
+def circuit_state_is(state: str, name: str = "archive", timeout_s: float = 30) -> bool:
+    """The gateway's circuit breaker `name` reaches `state` (closed, half_open, open) within
+    `timeout_s`, read from its /metrics; archive searches are sent meanwhile to drive it."""
+    if state not in CIRCUIT_VALUES:
+        raise ActivityFailed(f"unknown circuit state {state!r}; known: {sorted(CIRCUIT_VALUES)}")
+    stack = load_state(settings())
+    metric = f'altlas_circuit_state{{name="{name}"}}'
+
+    async def _reached() -> bool:
+        async with GatewayClient(stack.endpoints["gateway"], stack.credentials) as client:
+            await client.request("GET", f"{API}/archive/search", params={"q": "x"}, timeout=10)
+            text = (await client.http.get("/metrics")).text
+        for line in text.splitlines():
+            if line.startswith(metric):
+                return float(line.rsplit(" ", 1)[1]) == CIRCUIT_VALUES[state]
+        return False
+
+    return run(poll_until(_reached, float(timeout_s), f"circuit {name!r} to be {state}"))
 
 
 def dlq_depth(consumer: str = "segmentation") -> int:
