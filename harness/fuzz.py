@@ -135,19 +135,38 @@ def register_gateway_auth(
 
 
 def _representable_query(context: HookContext, query: dict[str, Any] | None) -> bool:
-    """Whether a generated query survives being sent: no objects, no arrays of arrays.
+    """Whether a generated query would still be what it is once it is a query string.
 
-    A query string holds names and scalar values. `requests` sends an object as its keys
-    (`tag={"a": …}` goes out as `tag=a`), so a "negative" object for an array parameter arrives
-    as a valid array of strings, and the service is then blamed for accepting it (ST201).
+    A query string holds names and text. Sent by `requests`, an object becomes its keys
+    (`tag={"a": …}` goes out as `tag=a`), a scalar for an array parameter a one-item array
+    (`tag=false`), and an item of an array of strings its text (`tag=1`): each a valid request,
+    for which the service would then be blamed for accepting "invalid" input (ST201).
     """
-    return not any(_nested(value) for value in (query or {}).values())
+    arrays = _array_parameters(context.operation) if context.operation is not None else {}
+    for name, value in (query or {}).items():
+        if isinstance(value, dict):
+            return False
+        if isinstance(value, list) and any(isinstance(item, dict | list) for item in value):
+            return False
+        if name in arrays and value is not None:
+            if not isinstance(value, list):
+                return False
+            if arrays[name].get("type") == "string" and not all(isinstance(i, str) for i in value):
+                return False
+    return True
 
 
-def _nested(value: object) -> bool:
-    if isinstance(value, dict):
-        return True
-    return isinstance(value, list) and any(isinstance(item, dict | list) for item in value)
+def _array_parameters(operation: APIOperation[Any, Any, Any, Any]) -> dict[str, Mapping[str, Any]]:
+    """Query parameters that take an array, with the schema of its items."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for parameter in operation.definition.raw.get("parameters", []):
+        if parameter.get("in") != "query":
+            continue
+        schema = parameter.get("schema", {})
+        for branch in (schema, *schema.get("anyOf", []), *schema.get("oneOf", [])):
+            if branch.get("type") == "array":
+                found[parameter["name"]] = branch.get("items", {})
+    return found
 
 
 def register_hooks(dispatcher: HookDispatcher) -> None:
@@ -155,13 +174,17 @@ def register_hooks(dispatcher: HookDispatcher) -> None:
     dispatcher.register_hook_with_name(_representable_query, "filter_query")
 
 
-def load_config(path: Path, *, max_examples: int | None = None) -> Config:
-    """The shared Schemathesis settings, with this run's budget on top."""
+def load_config(
+    path: Path, *, max_examples: int | None = None, seed: int | None = None
+) -> Config:
+    """The shared Schemathesis settings, with this run's budget (and seed) on top."""
     from schemathesis import Config
 
     config = Config.from_path(path) if path.exists() else Config()
     if max_examples is not None:
         config.projects.override.generation.update(max_examples=max_examples)
+    if seed is not None:
+        config.projects.override.seed = seed
     return config
 
 

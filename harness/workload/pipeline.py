@@ -23,6 +23,8 @@ from harness.stack.state import StackState
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
+# How long the archive's search may lag behind its records at the end of a run.
+INDEX_LAG_S = 30.0
 PHRASES = (
     "İstanbul hava durumunu ara ve sonuçları özetle",
     "Raporu oluştur, ardından ekibe e-posta ile gönder",
@@ -184,7 +186,47 @@ class Workload:
                 await asyncio.sleep(0.5)  # polling the system under test, bounded by deadline
         for cid in self.accepted:
             await self.read(cid, f="final-read", process=process)
+        await self._wait_for_index(time.monotonic() + INDEX_LAG_S)
         await self.scan(process)
+
+    async def _wait_for_index(self, deadline: float) -> None:
+        """Search is eventually consistent (refreshed about every second, and caught up from
+        PostgreSQL after an OpenSearch outage): give it until the deadline to show every
+        command the final reads saw archived, so the scan judges the archive, not its lag."""
+        archived = {
+            o.command_id
+            for o in self.history.ops
+            if o.f == "final-read"
+            and o.type == "ok"
+            and o.value
+            and o.value.get("status") == "archived"
+        }
+        while archived:
+            try:
+                found = await self._search_all()
+            except httpx.HTTPError:
+                found = set()
+            if archived <= found:
+                return
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(1.0)  # the index refresh interval; bounded by the deadline
+
+    async def _search_all(self) -> set[str]:
+        found: set[str] = set()
+        page = 1
+        while True:
+            resp = await self.http.get(
+                f"{API}/archive/search",
+                params={"q": self.token, "size": 100, "page": page},
+                headers=await self._auth(),
+            )
+            resp.raise_for_status()
+            body: dict[str, Any] = resp.json()
+            found.update(item["command_id"] for item in body["items"])
+            if page * 100 >= body["total"]:
+                return found
+            page += 1
 
     async def scan(self, process: int) -> None:
         op = self.history.invoke(process, "scan")

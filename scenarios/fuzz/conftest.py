@@ -6,6 +6,7 @@ the suite fuzzes whatever the `stack` fixture attached to.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -45,8 +46,12 @@ _alias_nodeid()
 @pytest.fixture(scope="session")
 def fuzz_config(pytestconfig: pytest.Config, harness_settings: HarnessSettings) -> Config:
     """schemathesis.toml from the repository root, with the CI budget per operation."""
+    # A fixed seed: the suite in CI generates the same cases every run, so a red build can be
+    # reproduced; `make fuzz` explores with a new seed each run. HARNESS_FUZZ_SEED changes it.
     return fuzz.load_config(
-        pytestconfig.rootpath / fuzz.CONFIG_FILE, max_examples=harness_settings.fuzz_max_examples
+        pytestconfig.rootpath / fuzz.CONFIG_FILE,
+        max_examples=harness_settings.fuzz_max_examples,
+        seed=int(os.environ.get("HARNESS_FUZZ_SEED", "1")),
     )
 
 
