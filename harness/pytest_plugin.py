@@ -101,7 +101,8 @@ async def stack(harness_settings: HarnessSettings) -> AsyncIterator[StackState]:
     try:
         yield state
     finally:
-        await local.down(harness_settings, state)
+        # Re-read the state file: fault tests restart components, which gives them new pids.
+        await local.down(harness_settings, load_state(harness_settings))
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
