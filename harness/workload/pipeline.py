@@ -203,7 +203,7 @@ class Workload:
         }
         while archived:
             try:
-                found = await self._search_all()
+                found = set(await self._atlas_by_command())
             except httpx.HTTPError:
                 found = set()
             if archived <= found:
@@ -212,8 +212,9 @@ class Workload:
                 return
             await asyncio.sleep(1.0)  # the index refresh interval; bounded by the deadline
 
-    async def _search_all(self) -> set[str]:
-        found: set[str] = set()
+    async def _atlas_by_command(self) -> dict[str, list[str]]:
+        """Every archive record of this run (found by its token): command id → atlas ids."""
+        atlas: dict[str, list[str]] = {}
         page = 1
         while True:
             resp = await self.http.get(
@@ -223,29 +224,16 @@ class Workload:
             )
             resp.raise_for_status()
             body: dict[str, Any] = resp.json()
-            found.update(item["command_id"] for item in body["items"])
+            for item in body["items"]:
+                atlas.setdefault(item["command_id"], []).append(item["id"])
             if page * 100 >= body["total"]:
-                return found
+                return atlas
             page += 1
 
     async def scan(self, process: int) -> None:
         op = self.history.invoke(process, "scan")
-        atlas: dict[str, list[str]] = {}
         try:
-            page = 1
-            while True:
-                resp = await self.http.get(
-                    f"{API}/archive/search",
-                    params={"q": self.token, "size": 100, "page": page},
-                    headers=await self._auth(),
-                )
-                resp.raise_for_status()
-                body: dict[str, Any] = resp.json()
-                for item in body["items"]:
-                    atlas.setdefault(item["command_id"], []).append(item["id"])
-                if page * 100 >= body["total"]:
-                    break
-                page += 1
+            atlas = await self._atlas_by_command()
         except httpx.HTTPError as exc:
             self.history.complete(op, "fail", error=f"scan: {exc}")
             return
