@@ -21,6 +21,7 @@ from harness.settings import HarnessSettings
 from harness.stack import local
 from harness.stack.health import check_stack
 from harness.stack.state import NoStack, StackState, load_state
+from harness.stack.targets import TARGETS, target
 
 
 def _print_usage(state: StackState) -> None:
@@ -46,8 +47,8 @@ def _print_usage(state: StackState) -> None:
     )
 
 
-async def _up(settings: HarnessSettings) -> int:
-    state = await local.up(settings)
+async def _up(settings: HarnessSettings, target_name: str) -> int:
+    state = await target(target_name).up(settings)
     _print_usage(state)
     return 0
 
@@ -103,11 +104,11 @@ async def _down(settings: HarnessSettings) -> int:
     except NoStack:
         print("no stack is running", file=sys.stderr)
         return 0
-    if state.target != "local":
+    if state.target not in TARGETS:
         raise HarnessError(
-            "the stack is external: the harness did not start it and will not stop it"
+            f"the stack is {state.target}: the harness did not start it and will not stop it"
         )
-    await local.down(settings, state)
+    await target(state.target).down(settings, state)
     return 0
 
 
@@ -156,18 +157,25 @@ async def _campaign(settings: HarnessSettings, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settings = HarnessSettings()
     parser = argparse.ArgumentParser(
         prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("up", help="start the local stack and return")
+    upp = sub.add_parser("up", help="start a stack (local processes by default) and return")
+    upp.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=settings.target,
+        help="local: processes on this machine; docker: containers; kind: a kind cluster",
+    )
     st = sub.add_parser("status", help="health of every component")
     st.add_argument("--json", action="store_true", help="machine-readable, includes the state file")
     lg = sub.add_parser("logs", help="print a component's log")
     lg.add_argument("service")
     lg.add_argument("-n", "--lines", type=int, default=100)
     lg.add_argument("-f", "--follow", action="store_true")
-    sub.add_parser("down", help="stop the local stack")
+    sub.add_parser("down", help="stop the stack `harness up` started, whatever its target")
     rs = sub.add_parser("restart", help="restart one component of the local stack")
     rs.add_argument("name")
     cp = sub.add_parser("campaign", help="workload + seeded faults, then a checked verdict")
@@ -182,10 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     lat.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = HarnessSettings()
     try:
         if args.cmd == "up":
-            return asyncio.run(_up(settings))
+            return asyncio.run(_up(settings, args.target))
         if args.cmd == "status":
             return asyncio.run(_status(settings, args.json))
         if args.cmd == "logs":

@@ -15,9 +15,9 @@ import pytest_asyncio
 
 from harness.clients.gateway import GatewayClient
 from harness.settings import HarnessSettings
-from harness.stack import local
 from harness.stack.health import check_stack
 from harness.stack.state import StackState, external_state, load_state
+from harness.stack.targets import target
 
 # The longest matching folder wins, so every test gets its markers from where it lives.
 FOLDER_MARKERS = {
@@ -97,12 +97,13 @@ async def stack(harness_settings: HarnessSettings) -> AsyncIterator[StackState]:
             )
         yield state
         return
-    state = await local.up(harness_settings)
+    started = target(harness_settings.target)
+    state = await started.up(harness_settings)
     try:
         yield state
     finally:
         # Re-read the state file: fault tests restart components, which gives them new pids.
-        await local.down(harness_settings, load_state(harness_settings))
+        await started.down(harness_settings, load_state(harness_settings))
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

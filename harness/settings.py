@@ -16,6 +16,8 @@ class HarnessSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", env_prefix="HARNESS_")
 
     state_dir: Path = Path(".harness")
+    # What `harness up` (and the pytest `stack` fixture) starts: local, docker or kind.
+    target: str = "local"
     # Where the OpenSearch jars are cached (kept across `harness down`).
     cache_dir: Path = Path(".harness/cache")
     # Endpoints of an external deployment; when gateway_url is set, nothing is started.
