@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup toxiproxy opensearch up down status campaign latency logs test test-unit fuzz pacts lint typecheck check mutation clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -65,10 +65,16 @@ check: lint typecheck  ## lint + types
 test-unit: setup  ## fast tests of the harness and service internals
 	$(PY) -m pytest tests -m "unit and not slow" -q
 
+# Suites with their own set-up (containers, Kubernetes manifests, load) add their targets to
+# TEST_AFTER in mk/*.mk; `make test` runs them after the main pytest session.
+TEST_AFTER :=
+-include $(sort $(wildcard mk/*.mk))
+
 # HARNESS_TEST_MODE: the stack the tests start mounts test-only endpoints (the archive's Pact
 # provider-state hook), which the contract verification in contracts/ needs.
 test: setup check  ## everything that fits in CI: lint, types, unit, infra, end-to-end (starts its own stack)
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1} $(PY) -m pytest -q
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1} $(PY) -m pytest -q -m "not docker"
+	@for t in $(TEST_AFTER); do echo "== make $$t"; $(MAKE) --no-print-directory $$t || exit 1; done
 
 # FUZZ_MAX_EXAMPLES: test cases per operation; FUZZ_MAX_TIME: seconds per service, fuzzing and
 # stateful testing repeat until it is spent; FUZZ_SEED: replay an earlier run.

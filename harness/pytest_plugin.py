@@ -29,6 +29,7 @@ FOLDER_MARKERS = {
     "scenarios/chaos": ("chaos", "slow"),
     "scenarios/fuzz": ("fuzz", "stack"),
     "contracts": ("contract",),
+    "scenarios/docker": ("docker", "stack", "slow"),
 }
 
 
