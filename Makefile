@@ -55,7 +55,7 @@ latency: setup  ## idle POST /commands → archived latency, p50/p95 over 50 (st
 	$(VENV)/bin/harness latency -n $${N:-50}
 
 lint: setup  ## ruff
-	$(VENV)/bin/ruff check harness reference_services scenarios tests contracts tools
+	$(VENV)/bin/ruff check harness reference_services scenarios tests contracts tools load
 
 typecheck: setup  ## mypy (strict)
 	$(VENV)/bin/mypy

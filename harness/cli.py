@@ -32,7 +32,12 @@ def _print_usage(state: StackState) -> None:
     if state.credentials:
         print("\nDemo users (local stack only):")
         for role, cred in state.credentials.items():
-            print(f"  {role:<7} {cred['username']} / {cred['password']}")
+            if "username" in cred:
+                print(f"  {role:<7} {cred['username']} / {cred['password']}")
+        load = state.credentials.get("load")
+        if load:
+            names = load["usernames"].split(",")
+            print(f"  load    {names[0]} … {names[-1]} / {load['password']} (Locust's accounts)")
     user = state.credentials.get("user", {"username": "demo-user", "password": "demo-user-pass"})
     gw = e.get("gateway", "http://127.0.0.1:8000")
     print(

@@ -65,3 +65,39 @@ def line_chart(
         )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def bar_chart(title: str, bars: Sequence[tuple[str, float]], *, y_label: str) -> str:
+    """Vertical bars, one per (label, value): a distribution over buckets."""
+    y_max = (max((v for _, v in bars), default=1.0) or 1.0) * 1.1
+    n = max(1, len(bars))
+    slot = (W - 2 * PAD) / n
+    parts = [
+        f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{W / 2}" y="18" text-anchor="middle" font-weight="bold">{escape(title)}</text>',
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{H - PAD}" stroke="#333"/>',
+        f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{H - PAD}" stroke="#333"/>',
+        f'<text x="12" y="{H / 2}" font-size="11" transform="rotate(-90 12 {H / 2})" '
+        f'text-anchor="middle">{escape(y_label)}</text>',
+    ]
+    for i in range(5):
+        y = y_max * i / 4
+        sy = H - PAD - (H - 2 * PAD) * y / y_max
+        parts.append(
+            f'<text x="{PAD - 4}" y="{sy + 4:.1f}" text-anchor="end" font-size="10">{y:.0f}</text>'
+        )
+    for i, (label, value) in enumerate(bars):
+        h = (H - 2 * PAD) * value / y_max
+        x = PAD + i * slot
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{H - PAD - h:.1f}" width="{max(1.0, slot - 2):.1f}" '
+            f'height="{h:.1f}" fill="{COLORS[0]}"><title>{escape(label)}: {value:g}</title></rect>'
+        )
+        if n <= 24 or i % max(1, n // 12) == 0:
+            parts.append(
+                f'<text x="{x + slot / 2:.1f}" y="{H - PAD + 14}" text-anchor="middle" '
+                f'font-size="9">{escape(label)}</text>'
+            )
+    parts.append("</svg>")
+    return "\n".join(parts)

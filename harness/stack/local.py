@@ -42,6 +42,12 @@ DEMO_USERS = {
     "user": {"username": "demo-user", "password": "demo-user-pass"},
     "viewer": {"username": "demo-viewer", "password": "demo-viewer-pass"},
 }
+# Accounts for load tests (role user): the gateway rate-limits per account, and real traffic
+# comes from many accounts, so Locust's simulated users spread over these.
+LOAD_USERS = {
+    "usernames": ",".join(f"load-user-{i:02d}" for i in range(1, 17)),
+    "password": "load-user-pass",
+}
 DATABASES = ("gateway", "runner", "archive")
 STOP_ORDER = (
     "gateway",
@@ -191,6 +197,10 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
                 "ALTLAS_JWT_PRIVATE_KEY": _jwt_key(root / "secrets" / "jwt.pem"),
                 "ALTLAS_SEED_USERS": json.dumps(
                     [{**u, "role": role} for role, u in DEMO_USERS.items()]
+                    + [
+                        {"username": name, "password": LOAD_USERS["password"], "role": "user"}
+                        for name in LOAD_USERS["usernames"].split(",")
+                    ]
                 ),
             },
             logs / "gateway.log",
@@ -215,7 +225,7 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     state = StackState(
         target="local",
         endpoints=endpoints,
-        credentials=DEMO_USERS,
+        credentials={**DEMO_USERS, "load": LOAD_USERS},
         processes=dict(started),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         state_dir=str(root),

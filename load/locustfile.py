@@ -1,0 +1,106 @@
+"""ALT_LAS load test: `locust -f load/locustfile.py --shape <name> …` (see `make load`).
+
+Users: `CommandUser` (submit and follow commands), `SearchUser` (search and read the archive),
+`OpenModelUser` (the open workload model's dispatcher). The shape (`--shape`) decides which
+run and how many. At the end of every run the SLOs in `--slo-file` are judged, a report is
+written to `--report-dir`, and a headless run exits non-zero if an objective broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# `locust -f load/locustfile.py` puts load/ on the path, not the repository that holds it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from load import slo, target
+from load.journeys import CommandUser, SearchUser
+from load.open_model import OpenModelUser
+from load.recorder import CURRENT, Recorder, dump_worker_counts
+from load.shapes import PROFILES, Profile
+
+__all__ = ["CommandUser", "OpenModelUser", "Profile", "SearchUser"]
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    group = parser  # a group would not take include_in_web_ui
+    group.add_argument("--shape", choices=PROFILES, default="steady", help="load shape, by name")
+    group.add_argument("--step-users", type=int, default=None, help="users added per step")
+    group.add_argument("--step-time", type=float, default=30.0, help="seconds per step")
+    group.add_argument("--spike-time", type=float, default=20.0, help="seconds of the spike")
+    group.add_argument("--stress-max-users", type=int, default=200, help="stress stops here")
+    group.add_argument(
+        "--arrival-rate", type=float, default=5.0, help="open model: arrivals/s in total"
+    )
+    group.add_argument(
+        "--open-max-inflight", type=int, default=200, help="open model: journeys at once"
+    )
+    group.add_argument(
+        "--open-late-ms", type=float, default=100.0, help="open model: later than this is late"
+    )
+    group.add_argument(
+        "--open-dispatchers", type=int, default=1, include_in_web_ui=False, help=argparse.SUPPRESS
+    )
+    group.add_argument(
+        "--e2e-timeout", type=float, default=60.0, help="seconds a command may take to archive"
+    )
+    group.add_argument("--slo-file", default=str(slo.DEFAULT_FILE), help="SLO definitions")
+    group.add_argument(
+        "--report-dir",
+        default="",
+        help="report directory (default reports/load/<profile>-<time>)",
+    )
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    opts = environment.parsed_options
+    if opts is not None:
+        slo.load(Path(opts.slo_file))  # a bad SLO file fails now, not after the run
+    if not environment.host:
+        # No --host: the deployment `harness up` described (or HARNESS_GATEWAY_URL).
+        environment.host = target.resolve().host
+
+
+@events.test_start.add_listener
+def _test_start(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    opts = environment.parsed_options
+    assert opts is not None
+    profile = str(opts.shape)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    directory = (
+        Path(opts.report_dir) if opts.report_dir else Path("reports/load") / (f"{profile}-{stamp}")
+    )
+    recorder = Recorder(environment, slo.load(Path(opts.slo_file)), profile, directory)
+    CURRENT.append(recorder)
+    recorder.start()
+
+
+@events.test_stop.add_listener
+def _test_stop(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner) or not CURRENT:
+        return
+    CURRENT[-1].stop()
+
+
+@events.quitting.add_listener
+def _quitting(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        dump_worker_counts(environment)
+        return
+    opts = environment.parsed_options
+    if CURRENT and opts is not None and opts.headless:
+        environment.process_exit_code = CURRENT[-1].exit_code()
