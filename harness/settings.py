@@ -42,6 +42,16 @@ class HarnessSettings(BaseSettings):
     # Put Toxiproxy on every dependency link (when its binary is available).
     toxiproxy: bool = True
     up_timeout_s: float = Field(240.0, gt=0)
+    # The docker target (`harness up --target docker`). Dependencies run from these images
+    # (official ones by default); one that is neither present nor pullable is replaced by an
+    # equivalent built from the local stack's own binaries (harness.containers.infra). The
+    # services run as altlas/<service>:<docker_tag>, built on docker_base_image (or, when that
+    # cannot be pulled, on a Debian bookworm base made with debootstrap).
+    docker_nats_image: str = "nats:2.10"
+    docker_postgres_image: str = "postgres:16"
+    docker_opensearch_image: str = "opensearchproject/opensearch:2.19.3"
+    docker_base_image: str = "python:3.11-slim"
+    docker_tag: str = "dev"
     # Test cases per operation in scenarios/fuzz: small enough for CI, where the whole suite has
     # minutes; `make fuzz` (FUZZ_MAX_EXAMPLES) is where bigger budgets run.
     fuzz_max_examples: int = Field(25, ge=1)
