@@ -1,0 +1,139 @@
+"""Every overlay and every component combination renders, validates against the Kubernetes
+schemas, and passes every policy in harness/k8s/policy.py."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.k8s import policy, render
+from harness.k8s.objects import SERVICES
+from harness.k8s.validate import validate_all
+
+NAMES = [f"overlay {o}" for o in render.overlays()] + [
+    "base + " + (" + ".join(c) if c else "no component") for c in render.combinations()
+]
+# Secret generator inputs that are committed on purpose, and why.
+PUBLIC_SECRET_INPUTS = {
+    "deploy/kubernetes/components/kind/demo-users.json": "the local stack's demo users (README)",
+}
+
+
+def test_every_overlay_and_combination_is_rendered(renders: dict[str, render.Rendered]) -> None:
+    assert sorted(renders) == sorted(NAMES)
+    assert {"overlay kind", "overlay prod"} <= set(renders)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_renders_the_whole_system(renders: dict[str, render.Rendered], name: str) -> None:
+    rendered = renders[name]
+    deployments = {o["metadata"]["name"] for o in rendered.of_kind("Deployment")}
+    statefulsets = {o["metadata"]["name"] for o in rendered.of_kind("StatefulSet")}
+    assert deployments == set(SERVICES), f"{name}: Deployments {deployments}"
+    assert statefulsets == {"nats", "opensearch", "postgres"}, f"{name}: StatefulSets"
+    assert {
+        o["metadata"].get("namespace") for o in rendered.objects if o["kind"] != "Namespace"
+    } == {"altlas"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_validates_against_the_kubernetes_schemas(
+    renders: dict[str, render.Rendered], name: str
+) -> None:
+    problems = validate_all(renders[name].objects)
+    assert not problems, f"{name}:\n" + "\n".join(map(str, problems))
+
+
+@pytest.mark.parametrize("check", sorted(policy.POLICIES))
+@pytest.mark.parametrize("name", NAMES)
+def test_policy(renders: dict[str, render.Rendered], name: str, check: str) -> None:
+    violations = policy.POLICIES[check](renders[name].objects)
+    assert not violations, f"{name}, policy {check}:\n" + "\n".join(violations)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_settings_and_ports_match_the_services(
+    renders: dict[str, render.Rendered],
+    name: str,
+    settings_specs: dict[str, policy.SettingsSpec],
+) -> None:
+    violations = policy.settings_and_ports(renders[name].objects, settings_specs)
+    assert not violations, f"{name}:\n" + "\n".join(violations)
+
+
+def test_kind_overlay_differs_from_prod_where_it_should(
+    renders: dict[str, render.Rendered],
+) -> None:
+    """The components do what they say: kind seeds demo users and shrinks volumes; prod spreads
+    across zones and turns OpenSearch's mmap back on; monitoring adds the NATS exporter."""
+
+    def env(rendered: render.Rendered, workload: str) -> dict[str, object]:
+        (obj,) = [
+            o
+            for o in rendered.objects
+            if o["metadata"]["name"] == workload and o["kind"] in ("Deployment", "StatefulSet")
+        ]
+        container = obj["spec"]["template"]["spec"]["containers"][0]
+        return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+    kind, prod = renders["overlay kind"], renders["overlay prod"]
+    assert "ALTLAS_SEED_USERS" in env(kind, "gateway")
+    assert "ALTLAS_SEED_USERS" not in env(prod, "gateway")
+    assert env(kind, "opensearch")["node.store.allow_mmap"] == "false"
+    assert env(prod, "opensearch")["node.store.allow_mmap"] == "true"
+    nats_prod = next(o for o in prod.of_kind("StatefulSet") if o["metadata"]["name"] == "nats")
+    assert [c["name"] for c in nats_prod["spec"]["template"]["spec"]["containers"]] == [
+        "nats",
+        "metrics",
+    ]
+    sizes = {
+        o["metadata"]["name"]: o["spec"]["volumeClaimTemplates"][0]["spec"]["resources"][
+            "requests"
+        ]["storage"]
+        for o in kind.of_kind("StatefulSet")
+    }
+    assert set(sizes.values()) == {"1Gi"}
+
+
+def _tracked(prefix: str) -> list[Path]:
+    """Files git tracks or would track (untracked but not ignored)."""
+    root = render.ROOT
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", prefix],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [root / p for p in out.stdout.split("\0") if p]
+
+
+def test_no_secret_is_committed() -> None:
+    """No Secret object is written in a manifest git tracks, and every secretGenerator input
+    that git tracks is a listed public one (the rest are generated per machine and git-ignored)."""
+    tracked = _tracked("deploy/kubernetes")
+    assert tracked, "git ls-files found no manifests (not a git checkout?)"
+    for path in tracked:
+        if path.suffix not in (".yaml", ".yml"):
+            continue
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not isinstance(doc, dict):  # empty documents, JSON patches
+                continue
+            assert doc.get("kind") != "Secret", f"{path}: a Secret written inline; use a generator"
+            for gen in doc.get("secretGenerator", []) or []:
+                assert not gen.get("literals"), (
+                    f"{path}: secretGenerator {gen['name']} has literals"
+                )
+                for entry in (gen.get("files") or []) + (gen.get("envs") or []):
+                    source = (path.parent / entry.split("=", 1)[-1]).resolve()
+                    rel = str(source.relative_to(render.ROOT))
+                    if source in tracked:
+                        assert rel in PUBLIC_SECRET_INPUTS, f"{rel}: a committed secret input"
+                    else:
+                        ignored = subprocess.run(
+                            ["git", "check-ignore", "-q", rel], cwd=render.ROOT, check=False
+                        )
+                        assert ignored.returncode == 0, f"{rel}: secret input not git-ignored"
