@@ -1,4 +1,10 @@
-"""Chaos Toolkit actions: inject and heal faults, publish a poison message, run the workload."""
+"""Chaos Toolkit actions: inject and heal faults, publish a poison message, run the workload.
+
+Process actions (kill, stop, start, pause, resume) act on whichever target the state file
+names: processes of the local stack, containers of the docker target. Network partitions are
+Toxiproxy links on the local stack and network disconnects on the docker target; resource
+limits exist on the docker target only.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +12,55 @@ import asyncio
 import json
 import secrets
 import time
+from types import ModuleType
 from typing import Any
 
 import nats
 
 from harness.chaos._runtime import run, run_dir, settings
 from harness.checkers.pipeline import check
-from harness.faults import network, process
+from harness.faults import container, network, process
+from harness.settings import HarnessSettings
 from harness.stack.state import load_state
 from harness.workload.pipeline import Workload, WorkloadConfig
 
 __all__ = [
     "add_toxic",
+    "disconnect_service",
     "heal_all",
     "heal_link",
     "kill_service",
+    "limit_resources",
     "partition",
     "pause_service",
     "publish_poison",
+    "reconnect_service",
     "restart_dependency",
     "restart_service",
     "resume_service",
     "run_workload",
     "start_service",
     "stop_dependency",
+    "unlimit_resources",
 ]
+
+
+def _faults(s: HarnessSettings) -> ModuleType:
+    """The fault primitives of the stack's target: processes, or containers."""
+    return container if load_state(s).target == "docker" else process
 
 
 def kill_service(name: str, signal: str = "SIGKILL") -> str:
     """Kill a service or dependency (SIGKILL or SIGTERM). Heal with start_service."""
-    run(process.kill(settings(), name, signal))  # type: ignore[arg-type]
+    s = settings()
+    run(_faults(s).kill(s, name, signal))
     return f"{name} killed with {signal}"
 
 
 def start_service(name: str, timeout_s: float = 120) -> str:
     """Start a killed or stopped component again and wait until it is healthy."""
-    run(process.start(settings(), name, float(timeout_s)))
+    s = settings()
+    run(_faults(s).start(s, name, float(timeout_s)))
     return f"{name} started and healthy"
 
 
@@ -52,7 +71,8 @@ def restart_service(name: str, signal: str = "SIGTERM", timeout_s: float = 120) 
 
 def stop_dependency(name: str) -> str:
     """A clean outage of NATS, PostgreSQL or OpenSearch (data kept). Heal with start_service."""
-    run(process.stop(settings(), name))
+    s = settings()
+    run(_faults(s).stop(s, name))
     return f"{name} stopped"
 
 
@@ -65,7 +85,8 @@ def restart_dependency(name: str, down_for_s: float = 0, timeout_s: float = 120)
 
 def pause_service(name: str, seconds: float = 0) -> str:
     """SIGSTOP a component; with `seconds`, SIGCONT it after that long (else resume_service)."""
-    run(process.pause(settings(), name))
+    s = settings()
+    run(_faults(s).pause(s, name))
     if seconds:
         time.sleep(seconds)  # the pause's planned length
         resume_service(name)
@@ -73,7 +94,8 @@ def pause_service(name: str, seconds: float = 0) -> str:
 
 
 def resume_service(name: str) -> str:
-    run(process.resume(settings(), name))
+    s = settings()
+    run(_faults(s).resume(s, name))
     return f"{name} resumed"
 
 
@@ -98,8 +120,33 @@ def heal_all() -> str:
     state = load_state(s)
     if "toxiproxy" in state.endpoints:
         run(network.heal_all(s))
-    healed = run(process.heal_all(s))
+    healed = run(_faults(s).heal_all(s))
     return f"healed; restarted: {healed or 'none'}"
+
+
+def disconnect_service(name: str) -> str:
+    """Partition a container from the stack's network (docker target). Heal with
+    reconnect_service."""
+    run(container.disconnect(settings(), name))
+    return f"{name} disconnected"
+
+
+def reconnect_service(name: str, timeout_s: float = 60) -> str:
+    run(container.reconnect(settings(), name, float(timeout_s)))
+    return f"{name} reconnected"
+
+
+def limit_resources(name: str, cpus: float | None = None, memory_mb: int | None = None) -> str:
+    """Throttle a container's CPU and/or memory (docker target). Heal with unlimit_resources."""
+    cpu = float(cpus) if cpus is not None else None
+    memory = int(memory_mb) if memory_mb is not None else None
+    run(container.limit(settings(), name, cpus=cpu, memory_mb=memory))
+    return f"{name} limited to cpus={cpu} memory_mb={memory}"
+
+
+def unlimit_resources(name: str) -> str:
+    run(container.unlimit(settings(), name))
+    return f"{name} unlimited"
 
 
 def publish_poison(subject: str = "altlas.command.submitted") -> str:
