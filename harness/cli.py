@@ -84,6 +84,11 @@ def _logs(settings: HarnessSettings, service: str, lines: int, follow: bool) -> 
     if record is None:
         known = ", ".join(sorted(state.processes)) or "none (not a local stack)"
         raise HarnessError(f"no process named {service!r}; known: {known}")
+    if state.target == "docker":
+        from harness.stack import docker
+
+        docker.print_logs(state, service, lines, follow)  # `docker logs`, not a file
+        return 0
     path = Path(record.log)
     text = path.read_text(errors="replace") if path.exists() else ""
     for line in text.splitlines()[-lines:]:

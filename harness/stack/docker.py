@@ -467,8 +467,9 @@ async def down(settings: HarnessSettings, state: StackState, progress: Progress 
     progress("stack stopped")
 
 
-def logs(state: StackState, name: str, lines: int = 100) -> str:
-    """The last `lines` lines a component's container wrote (stdout and stderr)."""
+def print_logs(state: StackState, name: str, lines: int = 100, follow: bool = False) -> None:
+    """Print the last `lines` lines a component's container wrote (stdout and stderr), and
+    with `follow` keep printing until interrupted: `docker logs [-f]`."""
     record = state.processes.get(name)
     if record is None or "container_id" not in record.extra:
         known = ", ".join(sorted(state.processes))
@@ -476,6 +477,12 @@ def logs(state: StackState, name: str, lines: int = 100) -> str:
     docker_client = engine.client()
     try:
         container = docker_client.containers.get(record.extra["container_id"])
-        return str(container.logs(tail=lines).decode(errors="replace"))
+        if not follow:
+            sys.stdout.write(container.logs(tail=lines).decode(errors="replace"))
+            return
+        with contextlib.suppress(KeyboardInterrupt):
+            for chunk in container.logs(tail=lines, stream=True, follow=True):
+                sys.stdout.write(chunk.decode(errors="replace"))
+                sys.stdout.flush()
     finally:
         docker_client.close()
