@@ -30,6 +30,7 @@ FOLDER_MARKERS = {
     "scenarios/fuzz": ("fuzz", "stack"),
     "contracts": ("contract",),
     "scenarios/docker": ("docker", "stack", "slow"),
+    "scenarios/load": ("load", "stack", "slow"),
 }
 
 

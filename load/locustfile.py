@@ -9,6 +9,8 @@ written to `--report-dir`, and a headless run exits non-zero if an objective bro
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,14 +19,15 @@ from typing import Any
 # `locust -f load/locustfile.py` puts load/ on the path, not the repository that holds it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import gevent.event
 from locust import events
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from load import slo, target
 from load.journeys import CommandUser, SearchUser
 from load.open_model import OpenModelUser
-from load.recorder import CURRENT, Recorder, dump_worker_counts
+from load.recorder import CURRENT, Recorder, WorkerCounts
 from load.shapes import PROFILES, Profile
 
 __all__ = ["CommandUser", "OpenModelUser", "Profile", "SearchUser"]
@@ -61,9 +64,14 @@ def _options(parser: Any) -> None:
     )
 
 
+WORKER_COUNTS = WorkerCounts()
+
+
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
+        if os.environ.get("LOAD_WORKER_COUNTS_DIR"):
+            environment.events.request.add_listener(WORKER_COUNTS.on_request)
         return
     opts = environment.parsed_options
     if opts is not None:
@@ -89,17 +97,57 @@ def _test_start(environment: Environment, **_: Any) -> None:
     recorder.start()
 
 
+class _FinalReports:
+    """Workers send their statistics every few seconds, not when they stop: the master waits
+    for one report from each worker after the stop before it judges and writes the run."""
+
+    def __init__(self) -> None:
+        # Every worker that reported during the run: a stopped worker leaves the runner's
+        # client list until it is ready again, but it keeps sending statistics.
+        self.known: set[str] = set()
+        self.waiting: dict[str, int] = {}
+        self.done = gevent.event.Event()
+
+    def expect(self) -> None:
+        # Two reports each: the first may have left the worker before its users stopped.
+        self.waiting = dict.fromkeys(self.known, 2)
+        self.done.clear()
+        if not self.waiting:
+            self.done.set()
+
+    def on_worker_report(self, client_id: str, **_: Any) -> None:
+        self.known.add(client_id)
+        if client_id in self.waiting:
+            self.waiting[client_id] -= 1
+            if self.waiting[client_id] <= 0:
+                del self.waiting[client_id]
+                if not self.waiting:
+                    self.done.set()
+
+
+FINAL_REPORTS = _FinalReports()
+events.worker_report.add_listener(FINAL_REPORTS.on_worker_report)
+
+
 @events.test_stop.add_listener
 def _test_stop(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner) or not CURRENT:
         return
+    if isinstance(environment.runner, MasterRunner):
+        FINAL_REPORTS.expect()
+        if not FINAL_REPORTS.done.wait(timeout=15):
+            logging.getLogger(__name__).warning(
+                "no final statistics from workers %s within 15 s: the report may miss their "
+                "last requests",
+                sorted(FINAL_REPORTS.waiting),
+            )
     CURRENT[-1].stop()
 
 
 @events.quitting.add_listener
 def _quitting(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
-        dump_worker_counts(environment)
+        WORKER_COUNTS.dump(environment)
         return
     opts = environment.parsed_options
     if CURRENT and opts is not None and opts.headless:

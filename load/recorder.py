@@ -21,11 +21,19 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from load import slo
+from load.analysis import (
+    Snapshot,
+    Step,
+    diff,
+    drift,
+    entry_json,
+    knee,
+    merged_http,
+    open_model_summary,
+)
 from load.report import write_reports
 
 log = logging.getLogger(__name__)
-
-Snapshot = dict[tuple[str, str], slo.Window]
 
 
 def snapshot(environment: Environment) -> Snapshot:
@@ -36,46 +44,6 @@ def snapshot(environment: Environment) -> Snapshot:
             method, name, entry.num_requests, entry.num_failures, dict(entry.response_times)
         )
     return out
-
-
-def diff(after: Snapshot, before: Snapshot) -> Snapshot:
-    return {key: w.minus(before[key]) if key in before else w for key, w in after.items()}
-
-
-def merged_http(windows: Snapshot) -> slo.Window:
-    total = slo.Window("HTTP", "all requests")
-    for w in windows.values():
-        if w.is_http:
-            total.count += w.count
-            total.failures += w.failures
-            for k, n in w.histogram.items():
-                total.histogram[k] = total.histogram.get(k, 0) + n
-    return total
-
-
-@dataclass
-class Step:
-    """One step of the stress profile: its users, throughput and SLO verdict."""
-
-    users: int
-    started_s: float
-    ended_s: float
-    http_rps: float
-    archived_per_s: float
-    p95_ms: float | None
-    verdict: slo.Verdict
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "users": self.users,
-            "started_s": round(self.started_s, 1),
-            "ended_s": round(self.ended_s, 1),
-            "http_rps": round(self.http_rps, 2),
-            "archived_per_s": round(self.archived_per_s, 2),
-            "p95_ms": self.p95_ms,
-            "slo_ok": self.verdict.ok,
-            "breaches": [c.describe() for c in self.verdict.breaches],
-        }
 
 
 @dataclass
@@ -186,12 +154,12 @@ class Recorder:
             "duration_s": round(duration, 1),
             "workers": getattr(self.environment.runner, "worker_count", 1),
             "slo": self.verdict.to_json(),
-            "requests": [_entry_json(w, duration) for w in final.values()],
+            "requests": [entry_json(w, duration) for w in final.values()],
             "timeseries": self.points,
             "steps": [s.to_json() for s in self.steps],
             "knee": self.knee,
-            "open_model": _open_model_json(final, duration) if self.open_model else None,
-            "soak": _drift(self.points) if self.profile == "soak" else None,
+            "open_model": open_model_summary(final, duration) if self.open_model else None,
+            "soak": drift(self.points) if self.profile == "soak" else None,
             "e2e_histogram": final[(slo.E2E_TYPE, slo.E2E_NAME)].histogram
             if (slo.E2E_TYPE, slo.E2E_NAME) in final
             else {},
@@ -208,107 +176,33 @@ class Recorder:
         if self.verdict is None:
             return 1
         if self.profile == "stress":
-            # Breaking the SLO is the point of a stress run; it fails only without a knee.
-            return 0 if self.knee is not None and self.knee.get("found") else 1
+            # A knee is a measurement, not a pass or a fail: the run fails only when no step
+            # could be judged at all.
+            return 0 if self.steps else 1
         return 0 if self.verdict.ok else 1
 
 
-def knee(steps: list[Step]) -> dict[str, Any]:
-    """Capacity: the last step that met every objective before the first that did not."""
-    passed: Step | None = None
-    for step in steps:
-        if not step.verdict.ok:
-            if passed is None:
-                return {
-                    "found": True,
-                    "users": 0,
-                    "http_rps": 0.0,
-                    "archived_per_s": 0.0,
-                    "broken_at_users": step.users,
-                    "text": f"the first step ({step.users} users) already broke the SLO: "
-                    + "; ".join(c.describe() for c in step.verdict.breaches),
-                }
-            return {
-                "found": True,
-                "users": passed.users,
-                "http_rps": round(passed.http_rps, 2),
-                "archived_per_s": round(passed.archived_per_s, 2),
-                "broken_at_users": step.users,
-                "text": (
-                    f"{passed.users} users, {passed.http_rps:.1f} HTTP req/s, "
-                    f"{passed.archived_per_s:.2f} commands archived/s; at {step.users} users: "
-                    + "; ".join(c.describe() for c in step.verdict.breaches)
-                ),
-            }
-        passed = step
-    top = steps[-1] if steps else None
-    return {
-        "found": False,
-        "users": top.users if top else 0,
-        "http_rps": round(top.http_rps, 2) if top else 0.0,
-        "archived_per_s": round(top.archived_per_s, 2) if top else 0.0,
-        "broken_at_users": None,
-        "text": "no step broke the SLO: capacity is above the highest load tried"
-        + (f" ({top.users} users, {top.http_rps:.1f} req/s)" if top else ""),
-    }
+class WorkerCounts:
+    """A worker's own count of every request it made (LOAD_WORKER_COUNTS_DIR), written when it
+    quits, so a test can check the master's aggregation against the workers' sum. Counted from
+    request events: a worker's Locust statistics are reset each time they go to the master."""
 
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}
 
-def _entry_json(w: slo.Window, duration: float) -> dict[str, Any]:
-    return {
-        "type": w.request_type,
-        "name": w.name,
-        "count": w.count,
-        "failures": w.failures,
-        "rps": round(w.count / duration, 3) if duration else 0.0,
-        "p50_ms": w.percentile(0.50),
-        "p95_ms": w.percentile(0.95),
-        "p99_ms": w.percentile(0.99),
-        "max_ms": max(w.histogram) if w.histogram else None,
-    }
+    def on_request(self, request_type: str, name: str, exception: Any = None, **_: Any) -> None:
+        entry = self.counts.setdefault(f"{request_type} {name}", {"count": 0, "failures": 0})
+        entry["count"] += 1
+        if exception is not None:
+            entry["failures"] += 1
 
-
-def _open_model_json(final: Snapshot, duration: float) -> dict[str, Any]:
-    n = slo.arrival_counts(final)
-    offered = sum(n.values())
-    sent = n[slo.ARRIVAL_ON_TIME] + n[slo.ARRIVAL_LATE]
-    e2e = final.get((slo.E2E_TYPE, slo.E2E_NAME))
-    return {
-        "arrivals": offered,
-        "on_time": n[slo.ARRIVAL_ON_TIME],
-        "late": n[slo.ARRIVAL_LATE],
-        "dropped": n[slo.ARRIVAL_DROPPED],
-        "offered_per_s": round(offered / duration, 3) if duration else 0.0,
-        "achieved_per_s": round(sent / duration, 3) if duration else 0.0,
-        "archived_per_s": round((e2e.count - e2e.failures) / duration, 3)
-        if e2e and duration
-        else 0.0,
-    }
-
-
-def _drift(points: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Soak: p95 in the first tenth of the run beside the last tenth."""
-    usable = [p for p in points if p["p95_ms"] is not None]
-    if len(usable) < 10:
-        return None
-    tenth = max(1, len(usable) // 10)
-    first = sorted(p["p95_ms"] for p in usable[:tenth])[tenth // 2]
-    last = sorted(p["p95_ms"] for p in usable[-tenth:])[tenth // 2]
-    return {"first_p95_ms": first, "last_p95_ms": last, "ratio": round(last / first, 2)}
-
-
-def dump_worker_counts(environment: Environment) -> None:
-    """Workers write their own counts (LOAD_WORKER_COUNTS_DIR) so a test can check the
-    master's aggregation against them."""
-    target = os.environ.get("LOAD_WORKER_COUNTS_DIR")
-    runner = environment.runner
-    if not target or not isinstance(runner, WorkerRunner):
-        return
-    counts = {
-        f"{method} {name}": {"count": e.num_requests, "failures": e.num_failures}
-        for (name, method), e in runner.stats.entries.items()
-    }
-    path = Path(target) / f"worker-{runner.worker_index}-{os.getpid()}.json"
-    path.write_text(json.dumps(counts, ensure_ascii=False))
+    def dump(self, environment: Environment) -> None:
+        target = os.environ.get("LOAD_WORKER_COUNTS_DIR")
+        runner = environment.runner
+        if not target or not isinstance(runner, WorkerRunner):
+            return
+        path = Path(target) / f"worker-{runner.worker_index}-{os.getpid()}.json"
+        path.write_text(json.dumps(self.counts, ensure_ascii=False))
 
 
 # The recorder of the current run (set by the locustfile's test_start listener), for the shape.

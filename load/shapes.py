@@ -22,9 +22,10 @@ from typing import Any
 
 from locust import LoadTestShape, User
 
+from load.analysis import Snapshot
 from load.journeys import CommandUser, SearchUser
 from load.open_model import OpenModelUser
-from load.recorder import CURRENT, Snapshot, snapshot
+from load.recorder import CURRENT, snapshot
 
 PROFILES = ("steady", "ramp", "spike", "soak", "stress", "open")
 CLOSED_USERS: list[type[User]] = [CommandUser, SearchUser]
