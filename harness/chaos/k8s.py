@@ -1,0 +1,195 @@
+"""Chaos Toolkit activities for the kind target that chaostoolkit-kubernetes does not have:
+wait for a rollout to complete, cut one NetworkPolicy's egress to one app (and put it back),
+and drain a node the way `kubectl drain` does (evictions retried while a PodDisruptionBudget
+says no, where chaostoolkit-kubernetes' drain_nodes gives up on the first refusal).
+
+    {"type": "python", "module": "harness.chaos.k8s", "func": "deny_egress",
+     "arguments": {"policy": "runner", "to": "nats"}}
+
+The cluster is the one chaostoolkit-kubernetes talks to (kubeconfig, KUBERNETES_CONTEXT).
+The workload, steady-state probes and checker are the shared ones (harness.chaos.actions and
+harness.chaos.probes), reading the endpoints of the kind stack from its state file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+
+from harness.chaos._runtime import run
+from harness.polling import poll_until
+
+__all__ = [
+    "deny_egress",
+    "drain_node",
+    "restore_network_policy",
+    "rollout_complete",
+]
+
+NAMESPACE = "altlas"
+APP_LABEL = "app.kubernetes.io/name"
+# Where deny_egress keeps the policy's spec as it was, for restore_network_policy.
+ORIGINAL = "altlas.io/chaos-original-spec"
+
+
+def _api() -> Any:
+    from chaosk8s import create_k8s_api_client
+
+    return create_k8s_api_client()
+
+
+def rollout_complete(
+    name: str, kind: str = "deployment", ns: str = NAMESPACE, timeout_s: float = 300
+) -> bool:
+    """Wait until every replica of a Deployment or StatefulSet runs the current template and is
+    ready (what `kubectl rollout status` waits for)."""
+    from kubernetes import client
+
+    apps: Any = client.AppsV1Api(_api())  # typed loosely: its models' fields are Optional
+    read = {
+        "deployment": apps.read_namespaced_deployment_status,
+        "statefulset": apps.read_namespaced_stateful_set_status,
+    }.get(kind.lower())
+    if read is None:
+        raise ActivityFailed(f"unknown workload kind {kind!r}: deployment or statefulset")
+
+    async def _done() -> bool:
+        obj = await asyncio.to_thread(read, name, ns)
+        want = obj.spec.replicas or 0
+        status = obj.status
+        current = (status.observed_generation or 0) >= (obj.metadata.generation or 0)
+        updated = (status.updated_replicas or 0) == want
+        ready = (status.ready_replicas or 0) == want
+        if kind.lower() == "statefulset":
+            updated = updated and status.current_revision == status.update_revision
+        return current and updated and ready
+
+    return run(poll_until(_done, float(timeout_s), f"the rollout of {kind}/{name} in {ns}"))
+
+
+def _selects_app(peer: dict[str, Any], app: str) -> bool:
+    labels = ((peer.get("podSelector") or {}).get("matchLabels")) or {}
+    values = [
+        e.get("values") or []
+        for e in (peer.get("podSelector") or {}).get("matchExpressions") or []
+        if e.get("key") == APP_LABEL and e.get("operator") == "In"
+    ]
+    return labels.get(APP_LABEL) == app or any(app in v for v in values)
+
+
+def without_egress_to(spec: dict[str, Any], app: str) -> dict[str, Any]:
+    """The policy spec with every egress peer that selects `app`'s pods removed (a rule left
+    with no peer is removed whole: an empty `to` would allow everything)."""
+    out = copy.deepcopy(spec)
+    rules = []
+    for rule in out.get("egress") or []:
+        peers = [p for p in rule.get("to") or [] if not _selects_app(p, app)]
+        if not rule.get("to"):
+            rules.append(rule)  # no peers named: not a rule about `app`
+        elif peers:
+            rules.append({**rule, "to": peers})
+    out["egress"] = rules
+    return out
+
+
+def deny_egress(policy: str, to: str, ns: str = NAMESPACE) -> str:
+    """Take the egress to `to`'s pods out of NetworkPolicy `policy` (NetworkPolicies only
+    allow, so a deny is an allow removed). New connections from the pods it selects to `to`
+    are then dropped by the default deny. Heal with restore_network_policy."""
+    from kubernetes import client
+
+    net: Any = client.NetworkingV1Api(_api())
+    live = net.read_namespaced_network_policy(policy, ns)
+    annotations = dict(live.metadata.annotations or {})
+    if ORIGINAL in annotations:
+        raise ActivityFailed(f"NetworkPolicy {policy} is already modified by an experiment")
+    spec: dict[str, Any] = client.ApiClient().sanitize_for_serialization(live.spec)  # type: ignore[no-untyped-call]
+    cut = without_egress_to(spec, to)
+    if cut == spec:
+        raise ActivityFailed(f"NetworkPolicy {policy} has no egress rule to {to}: nothing to deny")
+    annotations[ORIGINAL] = json.dumps(spec, sort_keys=True)
+    body = {"metadata": {"annotations": annotations}, "spec": cut}
+    net.patch_namespaced_network_policy(policy, ns, body)
+    return f"egress from NetworkPolicy {policy} to {to} removed"
+
+
+def restore_network_policy(policy: str, ns: str = NAMESPACE) -> str:
+    """Put back the spec deny_egress saved; nothing to do when the policy was not modified."""
+    from kubernetes import client
+
+    net: Any = client.NetworkingV1Api(_api())
+    live = net.read_namespaced_network_policy(policy, ns)
+    annotations = dict(live.metadata.annotations or {})
+    saved = annotations.pop(ORIGINAL, None)
+    if saved is None:
+        return f"NetworkPolicy {policy} was not modified"
+    live.spec = json.loads(saved)
+    live.metadata.annotations = annotations
+    net.replace_namespaced_network_policy(policy, ns, live)
+    return f"NetworkPolicy {policy} restored"
+
+
+def drain_node(label_selector: str, timeout_s: float = 300) -> list[str]:
+    """Cordon the nodes matching `label_selector` and evict their pods (DaemonSet and mirror
+    pods stay), retrying an eviction a PodDisruptionBudget refuses until `timeout_s`, then wait
+    until the evicted pods are gone. Heal with chaosk8s' uncordon_node."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core: Any = client.CoreV1Api(_api())
+    nodes: list[str] = [
+        n.metadata.name for n in core.list_node(label_selector=label_selector).items
+    ]
+    if not nodes:
+        raise ActivityFailed(f"no node matches {label_selector!r}")
+    for node in nodes:
+        core.patch_node(node, {"spec": {"unschedulable": True}})
+    pods = [
+        p
+        for node in nodes
+        for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+        if not any(o.kind == "DaemonSet" for o in p.metadata.owner_references or [])
+        and "kubernetes.io/config.mirror" not in (p.metadata.annotations or {})
+        and p.status.phase not in ("Succeeded", "Failed")
+    ]
+    pending = {(p.metadata.namespace, p.metadata.name): p.metadata.uid for p in pods}
+
+    async def _evicted() -> bool:
+        for ns, name in list(pending):
+            body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=ns))
+            try:
+                await asyncio.to_thread(core.create_namespaced_pod_eviction, name, ns, body)
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue
+                if exc.status != 429:  # 429: a disruption budget says not now
+                    raise
+        return True
+
+    async def _gone() -> bool:
+        for (ns, name), uid in list(pending.items()):
+            try:
+                pod = await asyncio.to_thread(core.read_namespaced_pod, name, ns)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                pending.pop((ns, name))
+                continue
+            if pod.metadata.uid != uid:
+                pending.pop((ns, name))
+        if pending:
+            await _evicted()
+        return not pending
+
+    async def _drain() -> list[str]:
+        await _evicted()
+        await poll_until(
+            _gone, float(timeout_s), f"the pods of {', '.join(nodes)} to be evicted", interval=1.0
+        )
+        return nodes
+
+    return run(_drain())
