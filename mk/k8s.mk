@@ -21,3 +21,26 @@ setup: $(KUSTOMIZE)
 
 k8s-check: setup  ## render and validate every Kubernetes overlay and combination; policy tests
 	$(PY) -m pytest tests/k8s -q
+
+# ALT_LAS on a kind cluster. Needs Docker, kind and kubectl, which the build machine does not
+# have: .github/workflows/kind.yml runs these targets. `make down` stops the kind stack too.
+KIND_EXPERIMENTS ?= $(sort $(wildcard chaos/kubernetes/*.json))
+
+.PHONY: kind-up kind-test kind-chaos
+
+kind-up: setup  ## kind cluster, images, the kind overlay, port-forwards, state file
+	$(VENV)/bin/harness up --target kind
+
+kind-test: setup  ## end-to-end tests against the kind stack (started if `make kind-up` was not)
+	HARNESS_TARGET=kind $(PY) -m pytest scenarios/e2e -q
+
+# Chaos Mesh must be in the cluster for the two NetworkChaos experiments (the workflow installs
+# it with Helm); CHAOS_* variables shorten them (see the experiments' configuration).
+kind-chaos: setup  ## every experiment in chaos/kubernetes against the kind stack; journals in reports/kind
+	@mkdir -p reports/kind; failed=""; \
+	for e in $(KIND_EXPERIMENTS); do \
+		name=$$(basename $$e .json); echo "== chaos run $$e"; \
+		$(VENV)/bin/chaos --no-version-check --log-file reports/kind/$$name.log \
+			run --journal-path reports/kind/$$name.journal.json $$e || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "experiments that failed:$$failed"; exit 1; fi

@@ -282,3 +282,21 @@ def test_port_forward_supervisor_restarts_and_stops(tmp_path: Path) -> None:
             proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_the_workflow_runs_the_make_targets() -> None:
+    """CI calls exactly what a developer runs: the workflow's steps are make targets."""
+    workflow = yaml.safe_load((render.ROOT / ".github" / "workflows" / "kind.yml").read_text())
+    runs = [s.get("run", "") for s in workflow["jobs"]["kind"]["steps"]]
+    targets = [r.strip() for r in runs if r.strip().startswith("make ")]
+    assert targets == [
+        "make setup",
+        "make k8s-check",
+        "make kind-up",
+        "make kind-test",
+        "make kind-chaos",
+        "make down",
+    ]
+    makefile = (render.ROOT / "mk" / "k8s.mk").read_text()
+    for target in ("k8s-check", "kind-up", "kind-test", "kind-chaos"):
+        assert f"\n{target}:" in makefile
