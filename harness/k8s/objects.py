@@ -3,6 +3,7 @@ ports and quantities — the vocabulary the policy checks are written in."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -169,7 +170,11 @@ def container_env(container: Mapping[str, Any], objects: Sequence[Manifest]) -> 
             frm = item.get("valueFrom") or {}
             if "secretKeyRef" in frm:
                 s = frm["secretKeyRef"]
-                env[name] = EnvValue(name, None, f"secret:{s['name']}/{s['key']}")
+                env[name] = EnvValue(
+                    name,
+                    secret_value(objects, s["name"], s["key"]),
+                    f"secret:{s['name']}/{s['key']}",
+                )
             elif "configMapKeyRef" in frm:
                 c = frm["configMapKeyRef"]
                 cm = find_one(objects, "ConfigMap", c["name"])
@@ -180,6 +185,15 @@ def container_env(container: Mapping[str, Any], objects: Sequence[Manifest]) -> 
             else:
                 env[name] = EnvValue(name, None, "other")
     return env
+
+
+def secret_value(objects: Sequence[Manifest], name: str, key: str) -> str | None:
+    """A key of a Secret in the render (generated Secrets carry their data), decoded."""
+    secret = find_one(objects, "Secret", name)
+    encoded = ((secret or {}).get("data") or {}).get(key)
+    if encoded is None:
+        return ((secret or {}).get("stringData") or {}).get(key)
+    return base64.b64decode(encoded).decode()
 
 
 def raw_env_values(container: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

@@ -3,6 +3,7 @@ schemas, and passes every policy in harness/k8s/policy.py."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,12 +11,24 @@ import pytest
 import yaml
 
 from harness.k8s import policy, render
-from harness.k8s.objects import SERVICES
+from harness.k8s.objects import SERVICES, container_env, service_workloads
 from harness.k8s.validate import validate_all
+from reference_services.archive.settings import ArchiveSettings
+from reference_services.common.settings import ServiceSettings
+from reference_services.gateway.auth import TokenService
+from reference_services.gateway.settings import GatewaySettings
+from reference_services.runner.settings import RunnerSettings
+from reference_services.segmentation.settings import SegmentationSettings
 
 NAMES = [f"overlay {o}" for o in render.overlays()] + [
     "base + " + (" + ".join(c) if c else "no component") for c in render.combinations()
 ]
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "gateway": GatewaySettings,
+    "segmentation": SegmentationSettings,
+    "runner": RunnerSettings,
+    "archive": ArchiveSettings,
+}
 # Secret generator inputs that are committed on purpose, and why.
 PUBLIC_SECRET_INPUTS = {
     "deploy/kubernetes/components/kind/demo-users.json": "the local stack's demo users (README)",
@@ -62,6 +75,34 @@ def test_settings_and_ports_match_the_services(
 ) -> None:
     violations = policy.settings_and_ports(renders[name].objects, settings_specs)
     assert not violations, f"{name}:\n" + "\n".join(violations)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_services_accept_the_environment_they_are_given(
+    renders: dict[str, render.Rendered], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each service's settings class, built from exactly the environment its container gets
+    (ConfigMap, literals, the generated Secrets), starts: no missing or malformed value."""
+    objects = renders[name].objects
+    for workload in service_workloads(objects):
+        env = container_env(workload.container(workload.name) or {}, objects)
+        for var in [v for v in os.environ if v.startswith("ALTLAS_")]:
+            monkeypatch.delenv(var)
+        for var, value in env.items():
+            assert value.value is not None, f"{workload.ref}: {var} has no value in the render"
+            monkeypatch.setenv(var, value.value)
+        settings = SETTINGS[workload.name]()
+        assert (settings.host, settings.port) == ("0.0.0.0", policy.SERVICE_PORT)
+        assert settings.nats_url == "nats://nats:4222"
+        if isinstance(settings, GatewaySettings):
+            TokenService(  # what the gateway does with the key at start-up
+                settings.jwt_private_key,
+                kid=settings.jwt_key_id,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                access_ttl_s=settings.access_token_ttl_s,
+                refresh_ttl_s=settings.refresh_token_ttl_s,
+            )
 
 
 def test_kind_overlay_differs_from_prod_where_it_should(
