@@ -133,6 +133,10 @@ events.worker_report.add_listener(FINAL_REPORTS.on_worker_report)
 def _test_stop(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner) or not CURRENT:
         return
+    CURRENT[-1].mark_stopped()
+    opts = environment.parsed_options
+    if opts is not None and opts.headless:
+        return  # judged when Locust quits, after the workers' final statistics
     if isinstance(environment.runner, MasterRunner):
         FINAL_REPORTS.expect()
         if not FINAL_REPORTS.done.wait(timeout=15):
@@ -151,4 +155,7 @@ def _quitting(environment: Environment, **_: Any) -> None:
         return
     opts = environment.parsed_options
     if CURRENT and opts is not None and opts.headless:
+        # A headless master quits after asking its workers for a last report; the run is
+        # complete only now.
+        CURRENT[-1].stop()
         environment.process_exit_code = CURRENT[-1].exit_code()

@@ -58,6 +58,8 @@ class Recorder:
     knee: dict[str, Any] | None = None
     verdict: slo.Verdict | None = None
     started: float = 0.0
+    stopped: float = 0.0
+    workers: int = 1
     _last: Snapshot = field(default_factory=dict)
     _last_t: float = 0.0
     _sampler: Any = None
@@ -72,6 +74,8 @@ class Recorder:
         self.steps.clear()
         self.knee = None
         self.verdict = None
+        self.stopped = 0.0
+        self.workers = 1
         self._last = snapshot(self.environment)
         self._last_t = self.started
         self._sampler = gevent.spawn(self._sample_forever)
@@ -93,6 +97,7 @@ class Recorder:
         http = merged_http(window)
         e2e = window.get((slo.E2E_TYPE, slo.E2E_NAME))
         runner = self.environment.runner
+        self.workers = max(self.workers, int(getattr(runner, "worker_count", 1) or 1))
         self.points.append(
             {
                 "t": round(now - self.started, 2),
@@ -138,21 +143,27 @@ class Recorder:
         )
         return step
 
-    def stop(self) -> None:
+    def mark_stopped(self) -> None:
+        """The load stopped: the time series ends and the duration is fixed here (statistics
+        that arrive later still count)."""
         if self._sampler is not None:
             self._sampler.kill(block=False)
             self._sampler = None
-        self.sample()
+            self.sample()
+            self.stopped = self.elapsed()
+
+    def stop(self) -> None:
+        self.mark_stopped()
         final = snapshot(self.environment)
         self.verdict = slo.evaluate(self.objectives, final, open_model=self.open_model)
         if self.profile == "stress":
             self.knee = knee(self.steps)
-        duration = self.elapsed()
+        duration = self.stopped or self.elapsed()
         doc = {
             "profile": self.profile,
             "host": self.environment.host,
             "duration_s": round(duration, 1),
-            "workers": getattr(self.environment.runner, "worker_count", 1),
+            "workers": self.workers,
             "slo": self.verdict.to_json(),
             "requests": [entry_json(w, duration) for w in final.values()],
             "timeseries": self.points,
