@@ -50,12 +50,13 @@ def rollout_complete(
     from kubernetes import client
 
     apps: Any = client.AppsV1Api(_api())  # typed loosely: its models' fields are Optional
-    read = {
-        "deployment": apps.read_namespaced_deployment_status,
-        "statefulset": apps.read_namespaced_stateful_set_status,
+    method = {
+        "deployment": "read_namespaced_deployment_status",
+        "statefulset": "read_namespaced_stateful_set_status",
     }.get(kind.lower())
-    if read is None:
+    if method is None:
         raise ActivityFailed(f"unknown workload kind {kind!r}: deployment or statefulset")
+    read = getattr(apps, method)
 
     async def _done() -> bool:
         obj = await asyncio.to_thread(read, name, ns)
@@ -127,7 +128,7 @@ def restore_network_policy(policy: str, ns: str = NAMESPACE) -> str:
     saved = annotations.pop(ORIGINAL, None)
     if saved is None:
         return f"NetworkPolicy {policy} was not modified"
-    live.spec = json.loads(saved)
+    live.spec = client.V1NetworkPolicySpec.from_dict(json.loads(saved))
     live.metadata.annotations = annotations
     net.replace_namespaced_network_policy(policy, ns, live)
     return f"NetworkPolicy {policy} restored"
