@@ -66,7 +66,6 @@ def build(path: Path) -> list[Manifest]:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "KUSTOMIZE_PLUGIN_HOME": "/nonexistent"},
     )
     if proc.returncode != 0:
         raise RenderError(f"kustomize build {path} failed: {proc.stderr.strip()}")
