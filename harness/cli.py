@@ -138,6 +138,33 @@ async def _latency(settings: HarnessSettings, n: int, as_json: bool) -> int:
     return 0
 
 
+async def _bench(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.bench.run import bench, print_summary, write
+
+    started = None
+    try:
+        state = load_state(settings)
+    except NoStack:
+        print("bench: no stack is running; starting a local one for this run", file=sys.stderr)
+        started = target("local")
+        state = await started.up(settings)
+    try:
+        result = await bench(
+            state,
+            commands=args.commands,
+            concurrency=args.concurrency,
+            rate_seconds=args.rate_seconds,
+            read_seconds=args.read_seconds,
+            progress=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+    finally:
+        if started is not None:
+            await started.down(settings, load_state(settings))
+    print_summary(result)
+    print(f"\n  written to {write(result, Path(args.out))}")
+    return 0
+
+
 def _seconds(text: str) -> float:
     """'120', '120s', '2m' → seconds."""
     text = text.strip().lower()
@@ -198,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     lat = sub.add_parser("latency", help="idle end-to-end latency over N commands")
     lat.add_argument("-n", type=int, default=50)
     lat.add_argument("--json", action="store_true")
+    bn = sub.add_parser("bench", help="pipeline vs ceiling, gateway vs bare ASGI (local stack)")
+    bn.add_argument("--commands", type=int, default=300, help="commands at saturation")
+    bn.add_argument("--concurrency", type=int, default=32, help="clients at saturation")
+    bn.add_argument("--rate-seconds", type=float, default=15.0, help="seconds per fixed load")
+    bn.add_argument("--read-seconds", type=float, default=8.0, help="seconds per read round")
+    bn.add_argument("--out", default="reports/bench", help="report directory")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -212,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "campaign":
             return asyncio.run(_campaign(settings, args))
+        if args.cmd == "bench":
+            return asyncio.run(_bench(settings, args))
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
         return asyncio.run(_down(settings))

@@ -30,3 +30,6 @@ chromium:  ## Debian's Chromium for the web UI browser test (apt-get, first run 
 
 test: chromium
 TEST_AFTER += load
+
+bench: setup  ## benchmarks: pipeline vs its NATS ceiling, gateway vs bare ASGI; ratios + JSON
+	$(VENV)/bin/harness bench --out $${BENCH_OUT:-reports/bench} $${BENCH_ARGS}
