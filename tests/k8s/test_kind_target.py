@@ -300,3 +300,19 @@ def test_the_workflow_runs_the_make_targets() -> None:
     makefile = (render.ROOT / "mk" / "k8s.mk").read_text()
     for target in ("k8s-check", "kind-up", "kind-test", "kind-chaos"):
         assert f"\n{target}:" in makefile
+
+
+async def test_subprocess_runner_returns_output_and_reports_failures() -> None:
+    runner = kind.SubprocessRunner()
+    assert (
+        await runner.run(["sh", "-c", "echo out; echo err >&2"], timeout_s=10, what="echo")
+        == "out\n"
+    )
+    with pytest.raises(kind.KindError, match=r"(?s)a failing step failed \(.*exit 3\):\nbroken"):
+        await runner.run(
+            ["sh", "-c", "echo broken >&2; exit 3"], timeout_s=10, what="a failing step"
+        )
+    with pytest.raises(kind.KindError, match="no result after 0s"):
+        await runner.run(["sleep", "5"], timeout_s=0.2, what="a slow step")
+    with pytest.raises(kind.KindError, match="kind-that-is-not-installed not found on PATH"):
+        runner.which("kind-that-is-not-installed")
