@@ -46,6 +46,9 @@ SHUTDOWN_MARGIN_S = 5
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL", re.I)
 URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]+:([^@/\s]+)@", re.I)
 INGRESS_NAMESPACE = "ingress-nginx"
+# Container ports the replicas of a data store use among themselves (NATS routes, OpenSearch
+# transport): a cluster that cannot talk to itself loses its quorum.
+PEER_PORTS = ("cluster", "transport")
 
 
 # -- probes, resources, security, images ------------------------------------------------------
@@ -392,8 +395,10 @@ def service_links(objects: Sequence[Manifest]) -> list[Link]:
 
 def network_policies(objects: Sequence[Manifest]) -> list[str]:
     """Default deny in both directions for every pod; every link a service uses (its
-    ALTLAS_*_URL settings) allowed at both ends; DNS allowed; the ingress controller reaches the
-    gateway; no rule allows any peer at all; every pod has an allow policy of its own."""
+    ALTLAS_*_URL settings) allowed at both ends; the data stores' own cluster traffic (their
+    ports named in PEER_PORTS) allowed between their pods; DNS allowed; the ingress controller
+    reaches the gateway; no rule allows any peer at all; every pod has an allow policy of its
+    own."""
     found = []
     policies = netpol.network_policies(objects)
     ns, ns_labels = _namespace(objects)
@@ -430,6 +435,18 @@ def network_policies(objects: Sequence[Manifest]) -> list[str]:
             )
         if not netpol.allows(policies, me, dns, 53, "Egress"):
             found.append(f"{w.ref}: expected DNS (kube-dns:53) allowed, found it denied")
+    for w in workloads(objects):
+        me = _endpoint(w, ns, ns_labels)
+        for port_name, port in w.container_ports().items():
+            if port_name not in PEER_PORTS:
+                continue
+            egress, ingress = netpol.connection_allowed(policies, me, me, port)
+            if not (egress and ingress):
+                found.append(
+                    f"{w.ref}: expected its pods to reach each other on {port_name} ({port}),"
+                    f" found egress {'allowed' if egress else 'denied'},"
+                    f" ingress {'allowed' if ingress else 'denied'}"
+                )
     for link in service_links(objects):
         for target in link.targets:
             if link.port is None:

@@ -234,6 +234,19 @@ CASES: list[tuple[str, str, Mutation, str]] = [
     ),
     (
         "network_policies",
+        "NATS nodes cut from each other",
+        lambda o: obj(o, "NetworkPolicy", "nats")["spec"].pop("egress"),
+        "StatefulSet/nats: expected its pods to reach each other on cluster (6222),"
+        " found egress denied",
+    ),
+    (
+        "network_policies",
+        "OpenSearch transport refused",
+        lambda o: obj(o, "NetworkPolicy", "opensearch")["spec"]["ingress"].pop(1),
+        "StatefulSet/opensearch: expected its pods to reach each other on transport (9300)",
+    ),
+    (
+        "network_policies",
         "DNS denied",
         lambda o: remove(o, "NetworkPolicy", "allow-dns"),
         "expected DNS (kube-dns:53) allowed",
