@@ -215,6 +215,19 @@ class KindStack:
             )
         else:
             self.progress(f"reusing the kind cluster {CLUSTER}")
+        try:
+            return await self._deploy(kind, created, t0)
+        except BaseException:
+            if created:
+                self.progress(
+                    f"the kind cluster {CLUSTER} is kept for inspection (kubectl --context"
+                    f" {CONTEXT} -n {NAMESPACE} …); `kind delete cluster --name {CLUSTER}`"
+                    " removes it"
+                )
+            raise
+
+    async def _deploy(self, kind: str, created: bool, t0: float) -> StackState:
+        """Images, manifests, rollouts, port-forwards and the state file, on a running cluster."""
         self.progress(f"building the service images (tag {self.tag})…")
         refs = await asyncio.to_thread(self.build_images, self.tag, self.progress)
         missing = sorted(set(SERVICES) - set(refs))
@@ -361,6 +374,7 @@ class KindStack:
         created = any(r.extra.get("created_cluster") for r in state.processes.values())
         if created:
             self.progress(f"deleting the kind cluster {CLUSTER}…")
+            # kind deletes a cluster that is already gone without complaint: down is repeatable.
             await self.runner.run(
                 [self.runner.which("kind"), "delete", "cluster", "--name", CLUSTER],
                 timeout_s=300,

@@ -180,10 +180,14 @@ async def test_down_deletes_the_cluster_it_created(tmp_path: Path) -> None:
 
 async def test_failed_rollout_shows_the_pods_and_forwards_nothing(tmp_path: Path) -> None:
     runner = FakeRunner(fail_on="statefulset/opensearch")
+    said: list[str] = []
+    s = stack(tmp_path, runner)
+    s.progress = said.append
     with pytest.raises(
         kind.KindError, match=r"(?s)the rollout of statefulset/opensearch.*pods in altlas"
     ):
-        await stack(tmp_path, runner).up()
+        await s.up()
+    assert "kept for inspection" in said[-1]
     assert (
         head(runner.calls[-1])
         == "kubectl --context kind-altlas --namespace altlas get pods -o wide"
