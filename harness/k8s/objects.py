@@ -13,6 +13,9 @@ from typing import Any
 Manifest = dict[str, Any]
 
 SERVICES = ("gateway", "segmentation", "runner", "archive")
+# What the service images do (deploy/docker/Dockerfile): listen on 8080, run as uid 10001.
+SERVICE_PORT = 8080
+SERVICE_UID = 10001
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 
 

@@ -1,0 +1,146 @@
+"""Staying up through change: autoscaling, disruption budgets, spread, graceful termination."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.k8s.objects import (
+    SERVICES,
+    Manifest,
+    Workload,
+    container_env,
+    find,
+    matches,
+    name_of,
+    ref,
+    service_workloads,
+    workloads,
+)
+
+# The preStop pause before SIGTERM plus a margin for closing connections, on top of twice
+# ALTLAS_SHUTDOWN_GRACE_S (uvicorn's drain, then in-flight handlers: common/app.py, messaging.py).
+SHUTDOWN_MARGIN_S = 5
+
+
+def _replicas(w: Workload, objects: Sequence[Manifest]) -> int:
+    hpa = _hpa_for(w, objects)
+    if hpa is not None:
+        return int((hpa.get("spec") or {}).get("minReplicas", 1))
+    return int((w.obj.get("spec") or {}).get("replicas", 1))
+
+
+def _hpa_for(w: Workload, objects: Sequence[Manifest]) -> Manifest | None:
+    for hpa in find(objects, "HorizontalPodAutoscaler"):
+        target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        if target.get("kind") == w.kind and target.get("name") == w.name:
+            return hpa
+    return None
+
+
+def autoscaling(objects: Sequence[Manifest]) -> list[str]:
+    """Each service has an autoscaling/v2 HPA (at least 2 replicas, scaling on a resource) that
+    owns its replica count: the Deployment leaves `replicas` unset, so an apply never resets it."""
+    found = []
+    for w in service_workloads(objects):
+        hpa = _hpa_for(w, objects)
+        if hpa is None:
+            found.append(f"{w.ref}: expected a HorizontalPodAutoscaler targeting it, found none")
+            continue
+        spec = hpa.get("spec") or {}
+        if hpa.get("apiVersion") != "autoscaling/v2":
+            found.append(
+                f"{ref(hpa)}: expected apiVersion autoscaling/v2, found {hpa.get('apiVersion')}"
+            )
+        if int(spec.get("minReplicas", 1)) < 2:
+            found.append(
+                f"{ref(hpa)}: expected minReplicas >= 2, found {spec.get('minReplicas', 1)}"
+            )
+        if int(spec.get("maxReplicas", 0)) < int(spec.get("minReplicas", 1)):
+            found.append(
+                f"{ref(hpa)}: expected maxReplicas >= minReplicas, found {spec.get('maxReplicas')}"
+            )
+        if not any(m.get("type") == "Resource" for m in spec.get("metrics") or []):
+            found.append(f"{ref(hpa)}: expected a Resource metric, found {spec.get('metrics')!r}")
+        if "replicas" in (w.obj.get("spec") or {}):
+            found.append(
+                f"{w.ref}: expected no spec.replicas (the HPA owns it)"
+                f", found {w.obj['spec']['replicas']}"
+            )
+    return found
+
+
+def disruption_budgets(objects: Sequence[Manifest]) -> list[str]:
+    """Each service, and each workload with more than one replica, has exactly one
+    PodDisruptionBudget selecting its pods that still lets a node drain (one pod at a time)."""
+    found = []
+    pdbs = find(objects, "PodDisruptionBudget")
+    for w in workloads(objects):
+        if w.kind not in ("Deployment", "StatefulSet"):
+            continue
+        replicas = _replicas(w, objects)
+        if not (w.name in SERVICES or replicas > 1):
+            continue
+        mine = [p for p in pdbs if matches((p.get("spec") or {}).get("selector"), w.labels)]
+        if len(mine) != 1:
+            found.append(
+                f"{w.ref}: expected one PodDisruptionBudget selecting its pods"
+                f", found {[name_of(p) for p in mine]}"
+            )
+            continue
+        spec = mine[0].get("spec") or {}
+        if "maxUnavailable" in spec:
+            ok = str(spec["maxUnavailable"]).rstrip("%") not in ("0", "")
+        else:
+            ok = int(str(spec.get("minAvailable", replicas))) < replicas
+        if not ok:
+            found.append(
+                f"{ref(mine[0])}: expected a budget that allows one disruption of"
+                f" {replicas} replicas, found {spec}"
+            )
+    return found
+
+
+def topology_spread(objects: Sequence[Manifest]) -> list[str]:
+    """Workloads with several replicas spread their pods across nodes."""
+    found = []
+    for w in workloads(objects):
+        if w.kind not in ("Deployment", "StatefulSet") or _replicas(w, objects) < 2:
+            continue
+        spread = [
+            t
+            for t in w.pod.get("topologySpreadConstraints") or []
+            if t.get("topologyKey") == "kubernetes.io/hostname"
+            and matches(t.get("labelSelector"), w.labels)
+        ]
+        if not spread:
+            found.append(
+                f"{w.ref}: expected a topologySpreadConstraint on kubernetes.io/hostname"
+                " selecting its pods, found none"
+            )
+    return found
+
+
+def graceful_termination(objects: Sequence[Manifest]) -> list[str]:
+    """Services stop like the code expects: a preStop pause so endpoints drop the pod first, and
+    a grace period covering that pause, uvicorn's drain and the in-flight handlers (each up to
+    ALTLAS_SHUTDOWN_GRACE_S) and a margin."""
+    found = []
+    for w in service_workloads(objects):
+        c = w.container(w.name)
+        if c is None:
+            continue
+        env = container_env(c, objects)
+        grace_env = env.get("ALTLAS_SHUTDOWN_GRACE_S")
+        grace = float(grace_env.value) if grace_env and grace_env.value else 10.0  # the default
+        pre_stop = (c.get("lifecycle") or {}).get("preStop") or {}
+        pause = int((pre_stop.get("sleep") or {}).get("seconds", 0))
+        if not pre_stop:
+            found.append(f"{w.ref}: expected a preStop hook (pause before SIGTERM), found none")
+        needed = pause + 2 * grace + SHUTDOWN_MARGIN_S
+        period = int(w.pod.get("terminationGracePeriodSeconds", 30))
+        if period < needed:
+            found.append(
+                f"{w.ref}: expected terminationGracePeriodSeconds >= {needed:g} (preStop {pause}"
+                f" + 2 x ALTLAS_SHUTDOWN_GRACE_S {grace:g} + {SHUTDOWN_MARGIN_S}), found {period}"
+            )
+    return found
