@@ -1,5 +1,5 @@
 """Every overlay and every component combination renders, validates against the Kubernetes
-schemas, and passes every policy in harness/k8s/policy.py."""
+schemas, and passes every policy in harness/k8s/policy/."""
 
 from __future__ import annotations
 
