@@ -3,7 +3,9 @@ schemas, and passes every policy in harness/k8s/policy/."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -178,3 +180,39 @@ def test_no_secret_is_committed() -> None:
                             ["git", "check-ignore", "-q", rel], cwd=render.ROOT, check=False
                         )
                         assert ignored.returncode == 0, f"{rel}: secret input not git-ignored"
+
+
+def test_dashboard_and_alerts_use_metrics_the_services_export(
+    renders: dict[str, render.Rendered],
+) -> None:
+    """Every altlas_* series the Grafana dashboard and the alert rules query is one the services
+    export (reference_services/common/metrics.py): a renamed metric must not leave a blank panel."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    import reference_services.common.metrics as metrics
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    exported = {
+        m._name + suffix
+        for m in vars(metrics).values()
+        if isinstance(m, MetricWrapperBase)
+        for suffix in suffixes[m._type]
+    }
+    prod = renders["overlay prod"]
+    (dashboard,) = [
+        c for c in prod.of_kind("ConfigMap") if c["metadata"]["name"] == "altlas-grafana-dashboard"
+    ]
+    exprs = [
+        t["expr"]
+        for panel in json.loads(dashboard["data"]["altlas-overview.json"])["panels"]
+        for t in panel["targets"]
+    ]
+    exprs += [
+        r["expr"]
+        for rule in prod.of_kind("PrometheusRule")
+        for g in rule["spec"]["groups"]
+        for r in g["rules"]
+    ]
+    used = {name for e in exprs for name in re.findall(r"\baltlas_[a-z_]+", e)}
+    assert used, "no altlas_ metric found in the dashboard and rules"
+    assert used <= exported, f"not exported by the services: {sorted(used - exported)}"
