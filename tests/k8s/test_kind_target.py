@@ -3,6 +3,7 @@ and what it leaves behind on failure. (kind itself runs in .github/workflows/kin
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -320,3 +321,12 @@ async def test_subprocess_runner_returns_output_and_reports_failures() -> None:
         await runner.run(["sleep", "5"], timeout_s=0.2, what="a slow step")
     with pytest.raises(kind.KindError, match="kind-that-is-not-installed not found on PATH"):
         runner.which("kind-that-is-not-installed")
+
+
+def test_kind_seeds_the_demo_users_the_state_file_names() -> None:
+    """The gateway on kind seeds components/kind/demo-users.json; the state file hands the
+    suites harness.stack.local.DEMO_USERS: the same users, or every login fails."""
+    seeded = json.loads((render.MANIFESTS / "components" / "kind" / "demo-users.json").read_text())
+    assert {u["role"]: {"username": u["username"], "password": u["password"]} for u in seeded} == (
+        kind.DEMO_USERS
+    )
