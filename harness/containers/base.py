@@ -36,7 +36,8 @@ CHANGES = (
     "ENV LANG=C.UTF-8",
     'CMD ["python3"]',
 )
-# Dropped from the image: package lists and caches, docs, man pages, translations.
+# Left out of the image (not deleted from the tree: a later package install in the chroot
+# may still need the directories): package lists and caches, docs, man pages, translations.
 PRUNE = (
     "var/cache/apt/archives",
     "var/lib/apt/lists",
@@ -71,22 +72,13 @@ def _run(argv: list[str], what: str, **kwargs: Any) -> None:
         raise BaseImageFailed(f"{what} failed ({done.returncode}): `{' '.join(argv)}`\n{output}")
 
 
-def _prune(rootfs: Path) -> None:
-    for rel in PRUNE:
-        target = rootfs / rel
-        if target.is_dir():
-            for child in target.iterdir():
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-
-
 def _import(docker_client: Any, rootfs: Path, ref: str) -> None:
     """`tar` the tree (owners, modes, devices kept) and import it as one image layer."""
     archive = rootfs.with_suffix(".tar")
+    excludes = [f"--exclude=./{rel}/*" for rel in PRUNE]
     try:
-        _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(archive), "."], "tar")
+        argv = ["tar", "-C", str(rootfs), "--numeric-owner", *excludes, "-cf", str(archive), "."]
+        _run(argv, "tar")
         repository, _, tag = ref.partition(":")
         docker_client.api.import_image_from_file(
             str(archive), repository=repository, tag=tag or "latest", changes=list(CHANGES)
@@ -127,7 +119,7 @@ def ensure_base(
     with locked(work_dir / "base.lock"):
         if image_present(docker_client, ref):
             return ref
-        # The pruned tree of the plain base is kept until the JRE image is built from it: the
+        # The tree of the plain base is kept until the JRE image is built from it: the
         # services' base and OpenSearch's are usually wanted in the same run.
         rootfs = work_dir / "rootfs"
         bootstrapped = work_dir / "rootfs.complete"
@@ -138,7 +130,6 @@ def ensure_base(
             progress(f"debootstrap {SUITE} from {MIRROR} (first run only, about a minute)…")
             argv = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}"]
             _run([*argv, SUITE, str(rootfs), MIRROR], "debootstrap")
-            _prune(rootfs)
             bootstrapped.write_text(SUITE + "\n")
             progress(f"  debootstrap done in {time.perf_counter() - started:.0f}s")
         if not image_present(docker_client, BASE):
@@ -149,7 +140,6 @@ def ensure_base(
             progress(f"installing {', '.join(JRE_PACKAGES)} in the chroot…")
             bootstrapped.unlink()  # the tree is about to change
             _chroot_install(rootfs, JRE_PACKAGES)
-            _prune(rootfs)
             _import(docker_client, rootfs, BASE_JRE)
             shutil.rmtree(rootfs, ignore_errors=True)
             progress(f"  {BASE_JRE} built in {time.perf_counter() - started:.0f}s")
