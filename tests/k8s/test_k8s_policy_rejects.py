@@ -189,6 +189,22 @@ CASES: list[tuple[str, str, Mutation, str]] = [
         "expected terminationGracePeriodSeconds >= 70",
     ),
     (
+        "jetstream_storage",
+        "a file store larger than its volume",
+        lambda o: next(
+            e
+            for e in container(o, "StatefulSet", "nats")["env"]
+            if e["name"] == "JETSTREAM_MAX_FILE_STORE"
+        ).update(value="12GB"),
+        "expected JETSTREAM_MAX_FILE_STORE <= 85% of its 10Gi volume, found 12GB",
+    ),
+    (
+        "jetstream_storage",
+        "no file store limit",
+        lambda o: container(o, "StatefulSet", "nats")["env"].pop(1),
+        "expected JETSTREAM_MAX_FILE_STORE and a `data` volume claim, found None",
+    ),
+    (
         "exposure",
         "a second service behind the Ingress",
         lambda o: obj(o, "Ingress", "gateway")["spec"]["rules"][0]["http"]["paths"].append(

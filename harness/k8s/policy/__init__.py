@@ -15,6 +15,7 @@ from harness.k8s.policy.availability import (
     autoscaling,
     disruption_budgets,
     graceful_termination,
+    jetstream_storage,
     topology_spread,
 )
 from harness.k8s.policy.config import SettingsSpec, inline_secrets, references, settings_and_ports
@@ -42,6 +43,7 @@ POLICIES: dict[str, Check] = {
     "disruption_budgets": disruption_budgets,
     "topology_spread": topology_spread,
     "graceful_termination": graceful_termination,
+    "jetstream_storage": jetstream_storage,
     "exposure": exposure,
     "network_policies": network_policies,
     "inline_secrets": inline_secrets,

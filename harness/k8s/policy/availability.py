@@ -1,8 +1,11 @@
-"""Staying up through change: autoscaling, disruption budgets, spread, graceful termination."""
+"""Staying up through change: autoscaling, disruption budgets, spread, graceful termination,
+and a JetStream store that fits its volume."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from harness.k8s.objects import (
     SERVICES,
@@ -12,10 +15,25 @@ from harness.k8s.objects import (
     find,
     matches,
     name_of,
+    quantity,
     ref,
     service_workloads,
     workloads,
 )
+
+# JetStream's file store may take this share of its volume at most (the rest: the store's own
+# indexes and the head-room a compaction needs); a full disk disables JetStream.
+JETSTREAM_VOLUME_SHARE = 0.85
+_NATS_SIZE = re.compile(r"([0-9.]+)\s*([KMGT]?)B?", re.I)
+
+
+def nats_size(value: str) -> int:
+    """A NATS size ("768MB", "8GB", "1G", "1048576") in bytes (NATS counts in powers of 1024)."""
+    m = _NATS_SIZE.fullmatch(value.strip())
+    if not m:
+        raise ValueError(f"not a NATS size: {value!r}")
+    return int(float(m.group(1)) * 1024 ** "_KMGT".index(m.group(2).upper() or "_"))
+
 
 # The preStop pause before SIGTERM plus a margin for closing connections, on top of twice
 # ALTLAS_SHUTDOWN_GRACE_S (uvicorn's drain, then in-flight handlers: common/app.py, messaging.py).
@@ -142,5 +160,33 @@ def graceful_termination(objects: Sequence[Manifest]) -> list[str]:
             found.append(
                 f"{w.ref}: expected terminationGracePeriodSeconds >= {needed:g} (preStop {pause}"
                 f" + 2 x ALTLAS_SHUTDOWN_GRACE_S {grace:g} + {SHUTDOWN_MARGIN_S}), found {period}"
+            )
+    return found
+
+
+def jetstream_storage(objects: Sequence[Manifest]) -> list[str]:
+    """NATS's JetStream file store limit (JETSTREAM_MAX_FILE_STORE, read by nats.conf) is set
+    and fits its data volume with room to spare."""
+    found = []
+    for w in workloads(objects):
+        if w.kind != "StatefulSet" or w.name != "nats":
+            continue
+        c = w.container("nats")
+        env = container_env(c or {}, objects).get("JETSTREAM_MAX_FILE_STORE")
+        claims = {
+            t["metadata"]["name"]: t["spec"]["resources"]["requests"]["storage"]
+            for t in (w.obj.get("spec") or {}).get("volumeClaimTemplates") or []
+        }
+        if env is None or env.value is None or "data" not in claims:
+            found.append(
+                f"{w.ref}: expected JETSTREAM_MAX_FILE_STORE and a `data` volume claim,"
+                f" found {env.value if env else None!r} and {sorted(claims)}"
+            )
+            continue
+        limit, volume = nats_size(env.value), quantity(claims["data"])
+        if limit > volume * Decimal(JETSTREAM_VOLUME_SHARE):
+            found.append(
+                f"{w.ref}: expected JETSTREAM_MAX_FILE_STORE <= {JETSTREAM_VOLUME_SHARE:.0%} of"
+                f" its {claims['data']} volume, found {env.value}"
             )
     return found
