@@ -30,7 +30,7 @@ import asyncpg
 import httpx
 
 from harness.containers import engine
-from harness.errors import ComponentFailed, HarnessError
+from harness.errors import ComponentFailed, HarnessError, ReadinessTimeout
 from harness.infra._process import ProcessRecord, free_port, poll
 from harness.settings import HarnessSettings
 from harness.stack import local
@@ -191,6 +191,10 @@ class _Stack:
             },
         )
 
+    def log_tail(self, component: str, lines: int = 30) -> str:
+        wrapped = self.containers[component].get_wrapped_container()
+        return str(wrapped.logs(tail=lines).decode(errors="replace"))
+
     def alive(self, component: str) -> Callable[[], None]:
         """Raise ComponentFailed when the container has exited (with the end of its log)."""
         wrapped = self.containers[component].get_wrapped_container()
@@ -199,8 +203,7 @@ class _Stack:
             wrapped.reload()
             if wrapped.status in ("exited", "dead"):
                 code = wrapped.attrs["State"].get("ExitCode")
-                text = wrapped.logs(tail=30).decode(errors="replace")
-                raise ComponentFailed(component, code, text)
+                raise ComponentFailed(component, code, self.log_tail(component))
 
         return _check
 
@@ -368,13 +371,17 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
             progress(f"starting {component} ({stack.containers[component].image})…")
             t = time.perf_counter()
             await asyncio.to_thread(stack.containers[component].start)
-            await poll(
-                check,
-                timeout,
-                f"{component} container to be ready",
-                interval_s=0.2,
-                alive=stack.alive(component),
-            )
+            try:
+                await poll(
+                    check,
+                    timeout,
+                    f"{component} container to be ready",
+                    interval_s=0.2,
+                    alive=stack.alive(component),
+                )
+            except ReadinessTimeout as exc:
+                exc.detail += f"\nlast lines of its log:\n{stack.log_tail(component)}"
+                raise
             records[component] = await asyncio.to_thread(stack.record, component, extras[component])
             progress(f"  {component} ready in {time.perf_counter() - t:.1f}s")
 
