@@ -205,6 +205,26 @@ CASES: list[tuple[str, str, Mutation, str]] = [
         "expected JETSTREAM_MAX_FILE_STORE and a `data` volume claim, found None",
     ),
     (
+        "opensearch_heap",
+        "a heap as large as the container",
+        lambda o: next(
+            e
+            for e in container(o, "StatefulSet", "opensearch")["env"]
+            if e["name"] == "OPENSEARCH_JAVA_OPTS"
+        ).update(value="-Xms2g -Xmx2g"),
+        "expected a heap of at most 50% of the memory limit 2Gi, found '-Xms2g -Xmx2g'",
+    ),
+    (
+        "opensearch_heap",
+        "a heap that grows",
+        lambda o: next(
+            e
+            for e in container(o, "StatefulSet", "opensearch")["env"]
+            if e["name"] == "OPENSEARCH_JAVA_OPTS"
+        ).update(value="-Xms256m -Xmx1g"),
+        "expected OPENSEARCH_JAVA_OPTS with -Xms equal to -Xmx",
+    ),
+    (
         "exposure",
         "a second service behind the Ingress",
         lambda o: obj(o, "Ingress", "gateway")["spec"]["rules"][0]["http"]["paths"].append(

@@ -16,6 +16,7 @@ from harness.k8s.policy.availability import (
     disruption_budgets,
     graceful_termination,
     jetstream_storage,
+    opensearch_heap,
     topology_spread,
 )
 from harness.k8s.policy.config import SettingsSpec, inline_secrets, references, settings_and_ports
@@ -44,6 +45,7 @@ POLICIES: dict[str, Check] = {
     "topology_spread": topology_spread,
     "graceful_termination": graceful_termination,
     "jetstream_storage": jetstream_storage,
+    "opensearch_heap": opensearch_heap,
     "exposure": exposure,
     "network_policies": network_policies,
     "inline_secrets": inline_secrets,

@@ -190,3 +190,36 @@ def jetstream_storage(objects: Sequence[Manifest]) -> list[str]:
                 f" its {claims['data']} volume, found {env.value}"
             )
     return found
+
+
+_JVM_SIZE = re.compile(r"-Xm([sx])([0-9]+)([kmg])", re.I)
+# The JVM heap takes at most half the container's memory: Lucene lives on the file-system cache
+# and the JVM needs memory beyond its heap (OpenSearch's own sizing advice).
+HEAP_SHARE = 0.5
+
+
+def opensearch_heap(objects: Sequence[Manifest]) -> list[str]:
+    """OpenSearch's heap is fixed (-Xms = -Xmx, a bootstrap check) and at most half the
+    container's memory limit."""
+    found = []
+    for w in workloads(objects):
+        if w.kind != "StatefulSet" or w.name != "opensearch":
+            continue
+        c = w.container("opensearch") or {}
+        opts = container_env(c, objects).get("OPENSEARCH_JAVA_OPTS")
+        sizes = {
+            kind.lower(): int(n) * 1024 ** "kmg".index(unit.lower()) * 1024
+            for kind, n, unit in _JVM_SIZE.findall(opts.value if opts and opts.value else "")
+        }
+        limit = ((c.get("resources") or {}).get("limits") or {}).get("memory")
+        if set(sizes) != {"s", "x"} or sizes["s"] != sizes["x"]:
+            found.append(
+                f"{w.ref}: expected OPENSEARCH_JAVA_OPTS with -Xms equal to -Xmx,"
+                f" found {opts.value if opts else None!r}"
+            )
+        elif limit is None or sizes["x"] > quantity(limit) * Decimal(HEAP_SHARE):
+            found.append(
+                f"{w.ref}: expected a heap of at most {HEAP_SHARE:.0%} of the memory limit"
+                f" {limit}, found {opts.value if opts else None!r}"
+            )
+    return found
