@@ -46,10 +46,14 @@ def rollout_complete(
     name: str, kind: str = "deployment", ns: str = NAMESPACE, timeout_s: float = 300
 ) -> bool:
     """Wait until every replica of a Deployment or StatefulSet runs the current template and is
-    ready (what `kubectl rollout status` waits for)."""
+    ready (what `kubectl rollout status` waits for), and its pods are exactly that many, all
+    ready, none terminating: right after pods are deleted the workload's status still counts
+    them as ready for a moment, and a check of the status alone would pass too early."""
     from kubernetes import client
 
-    apps: Any = client.AppsV1Api(_api())  # typed loosely: its models' fields are Optional
+    api = _api()
+    apps: Any = client.AppsV1Api(api)  # typed loosely: its models' fields are Optional
+    core: Any = client.CoreV1Api(api)
     method = {
         "deployment": "read_namespaced_deployment_status",
         "statefulset": "read_namespaced_stateful_set_status",
@@ -67,9 +71,22 @@ def rollout_complete(
         ready = (status.ready_replicas or 0) == want
         if kind.lower() == "statefulset":
             updated = updated and status.current_revision == status.update_revision
-        return current and updated and ready
+        if not (current and updated and ready):
+            return False
+        selector = ",".join(f"{k}={v}" for k, v in (obj.spec.selector.match_labels or {}).items())
+        pods = (
+            await asyncio.to_thread(core.list_namespaced_pod, ns, label_selector=selector)
+        ).items
+        return len(pods) == want and all(_pod_ready(p) for p in pods)
 
     return run(poll_until(_done, float(timeout_s), f"the rollout of {kind}/{name} in {ns}"))
+
+
+def _pod_ready(pod: Any) -> bool:
+    if pod.metadata.deletion_timestamp is not None:
+        return False
+    conditions = pod.status.conditions or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
 
 
 def _selects_app(peer: dict[str, Any], app: str) -> bool:

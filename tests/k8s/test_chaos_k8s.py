@@ -5,6 +5,7 @@ refuses, and a rollout is complete only when every replica is updated and ready.
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pytest
@@ -186,15 +187,67 @@ class FakeApps:
         )
 
 
+def ready_pod(name: str, *, ready: bool = True, terminating: bool = False) -> client.V1Pod:
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(
+            name=name, deletion_timestamp=datetime.now(UTC) if terminating else None
+        ),
+        status=client.V1PodStatus(
+            conditions=[client.V1PodCondition(type="Ready", status="True" if ready else "False")]
+        ),
+    )
+
+
+class FakePods:
+    """The pods a label selector finds, one list per read (the last one repeats)."""
+
+    lists: ClassVar[list[list[client.V1Pod]]] = []
+    selectors: ClassVar[list[str]] = []
+
+    def __init__(self, _api: object) -> None:
+        pass
+
+    def list_namespaced_pod(self, ns: str, label_selector: str) -> client.V1PodList:
+        self.selectors.append(label_selector)
+        items = self.lists.pop(0) if len(self.lists) > 1 else self.lists[0]
+        return client.V1PodList(items=items)
+
+
 def test_rollout_complete_waits_for_every_replica(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(k8s, "_api", lambda: None)
     monkeypatch.setattr(client, "AppsV1Api", FakeApps)
+    monkeypatch.setattr(client, "CoreV1Api", FakePods)
+    FakePods.lists = [[ready_pod("a"), ready_pod("b")]]
     FakeApps.statuses = [
         {"observed_generation": 1, "updated_replicas": 2, "ready_replicas": 2},
         {"observed_generation": 2, "updated_replicas": 1, "ready_replicas": 2},
         {"observed_generation": 2, "updated_replicas": 2, "ready_replicas": 2},
     ]
     assert k8s.rollout_complete("runner", timeout_s=10) is True
+    assert FakePods.selectors[-1] == "a=b"
     FakeApps.statuses = [{"observed_generation": 2, "updated_replicas": 2, "ready_replicas": 1}]
     with pytest.raises(ActivityFailed, match="the rollout of deployment/runner"):
+        k8s.rollout_complete("runner", timeout_s=0.5)
+
+
+def test_rollout_is_not_complete_while_deleted_pods_linger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Just after terminate_pods the status still says 2 ready: the pods tell the truth."""
+    monkeypatch.setattr(k8s, "_api", lambda: None)
+    monkeypatch.setattr(client, "AppsV1Api", FakeApps)
+    monkeypatch.setattr(client, "CoreV1Api", FakePods)
+    FakeApps.statuses = [{"observed_generation": 2, "updated_replicas": 2, "ready_replicas": 2}]
+    FakePods.lists = [
+        [ready_pod("a", terminating=True), ready_pod("b", terminating=True)],
+        [
+            ready_pod("a", terminating=True),
+            ready_pod("c", ready=False),
+            ready_pod("d", ready=False),
+        ],
+        [ready_pod("c"), ready_pod("d", ready=False)],
+        [ready_pod("c"), ready_pod("d")],
+    ]
+    assert k8s.rollout_complete("runner", timeout_s=10) is True
+    assert FakePods.lists == [[ready_pod("c"), ready_pod("d")]], "returned before the last list"
+    FakePods.lists = [[ready_pod("c"), ready_pod("d", terminating=True)]]
+    with pytest.raises(ActivityFailed):
         k8s.rollout_complete("runner", timeout_s=0.5)
