@@ -124,8 +124,8 @@ def validate_object(obj: dict[str, Any], version: str) -> list[Invalid]:
 def validate_all(
     objects: Iterable[dict[str, Any]], kube_versions: Sequence[str] | None = None
 ) -> list[Invalid]:
-    """Validate each object against each release (CRD kinds once: their schema has none).
-    Objects that several renders share are validated once."""
+    """Validate each object against each release (CRD kinds once: their schema has none);
+    identical objects in `objects` are validated once."""
     problems: list[Invalid] = []
     seen: set[str] = set()
     for obj in objects:

@@ -216,3 +216,23 @@ def test_dashboard_and_alerts_use_metrics_the_services_export(
     used = {name for e in exprs for name in re.findall(r"\baltlas_[a-z_]+", e)}
     assert used, "no altlas_ metric found in the dashboard and rules"
     assert used <= exported, f"not exported by the services: {sorted(used - exported)}"
+
+
+def test_quick_look_command_reports_each_render(
+    renders: dict[str, render.Rendered],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`python -m harness.k8s` prints a line per render and fails when one has a problem."""
+    from harness.k8s import __main__ as quick_look
+
+    builds = list(renders.values())
+    monkeypatch.setattr(render, "render_all", lambda: builds)
+    assert quick_look.main() == 0
+    assert "ok   overlay kind" in capsys.readouterr().out
+    broken = render.Rendered(
+        "broken", [o for o in builds[0].objects if o["kind"] != "PodDisruptionBudget"]
+    )
+    monkeypatch.setattr(render, "render_all", lambda: [broken])
+    assert quick_look.main() == 1
+    assert "expected one PodDisruptionBudget selecting its pods" in capsys.readouterr().out
