@@ -145,7 +145,12 @@ async def _bench(settings: HarnessSettings, args: argparse.Namespace) -> int:
     try:
         state = load_state(settings)
     except NoStack:
-        print("bench: no stack is running; starting a local one for this run", file=sys.stderr)
+        print(
+            "bench: no stack is running; starting a local one without Toxiproxy (the ceiling's "
+            "path has no proxy either)",
+            file=sys.stderr,
+        )
+        settings = settings.model_copy(update={"toxiproxy": False})
         started = target("local")
         state = await started.up(settings)
     try:

@@ -69,6 +69,9 @@ async def bench(
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": _cpus(), "python": platform.python_version()},
         "target": state.target,
+        # Services reach NATS, PostgreSQL and OpenSearch through Toxiproxy when it is present:
+        # an extra hop the ceiling does not pay.
+        "toxiproxy_in_path": "toxiproxy" in state.endpoints,
         "pipeline": {"saturation": sat, "fixed_loads": loads},
         "ceiling": ceil,
         "overhead": over,

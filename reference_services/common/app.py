@@ -20,8 +20,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_services.common import metrics
 from reference_services.common.errors import NotFound, SchemaViolation, TransientError
@@ -95,6 +97,47 @@ class Readiness:
         return dict(zip(names, results, strict=True))
 
 
+class CorrelationMiddleware:
+    """Correlation id (from X-Correlation-Id, or new) in the log context and on the response,
+    and the request metrics. Pure ASGI: Starlette's BaseHTTPMiddleware runs each request in an
+    extra task with memory streams, which cost more than the gateway's own work on a read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = ""
+        for name, value in scope["headers"]:
+            if name == b"x-correlation-id":
+                cid = value.decode("latin-1")
+                break
+        cid = cid or str(uuid.uuid4())
+        token = correlation_id_var.set(cid)
+        started = time.perf_counter()
+        status = 500
+
+        async def _send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Correlation-Id"] = cid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            correlation_id_var.reset(token)
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            metrics.HTTP_REQUESTS.labels(method, path, str(status)).inc()
+            metrics.HTTP_SECONDS.labels(method, path).observe(time.perf_counter() - started)
+
+
 def create_app(
     *,
     title: str,
@@ -112,21 +155,7 @@ def create_app(
         responses=problem_responses(400, 422, 500),
     )
 
-    @app.middleware("http")
-    async def _correlation(request: Request, call_next: Any) -> Response:
-        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-        token = correlation_id_var.set(cid)
-        started = time.perf_counter()
-        try:
-            response: Response = await call_next(request)
-        finally:
-            correlation_id_var.reset(token)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        metrics.HTTP_SECONDS.labels(request.method, path).observe(time.perf_counter() - started)
-        response.headers["X-Correlation-Id"] = cid
-        return response
+    app.add_middleware(CorrelationMiddleware)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -77,3 +77,31 @@ def test_passwords() -> None:
     assert verify_password("gizli-şifre", stored)
     assert not verify_password("gizli-sifre", stored)
     assert not verify_password("x", "garbage")
+
+
+def test_a_remembered_token_still_expires(pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = _service(pem)
+    token = svc.issue("ayşe", ("user",))["access_token"]
+    assert svc.verify(token).username == "ayşe"  # verified, now remembered
+    later = time.time() + svc.access_ttl_s + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(AuthError, match="expired"):
+        svc.verify(token)
+
+
+def test_a_remembered_token_keeps_its_type(pem: str) -> None:
+    svc = _service(pem)
+    refresh = svc.issue("ayşe", ("user",))["refresh_token"]
+    assert svc.verify(refresh, typ="refresh").username == "ayşe"
+    with pytest.raises(AuthError, match="expected an access token"):
+        svc.verify(refresh)
+
+
+def test_a_token_changed_after_it_was_remembered_is_verified_afresh(pem: str) -> None:
+    svc = _service(pem)
+    token = svc.issue("ayşe", ("user",))["access_token"]
+    svc.verify(token)
+    head, payload, sig = token.split(".")
+    forged = f"{head}.{payload}.{sig[:-4]}AAAA"
+    with pytest.raises(AuthError, match="invalid token"):
+        svc.verify(forged)
