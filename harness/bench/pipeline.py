@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,12 +114,15 @@ class Submitter:
 
     async def submit(self) -> str:
         token = self.tokens[next(self._next) % len(self.tokens)]
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        body = {"command": next(self.texts)}
         started = time.perf_counter()
-        resp = await self.http.post(
-            f"{API}/commands",
-            json={"command": next(self.texts)},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        try:
+            resp = await self.http.post(f"{API}/commands", json=body, headers=headers)
+        except httpx.TransportError:
+            # A kept-alive connection the server closed as it was reused: retry once, with the
+            # same key, so the command is not submitted twice.
+            resp = await self.http.post(f"{API}/commands", json=body, headers=headers)
         if resp.status_code != 202:
             raise BenchError(f"submit: HTTP {resp.status_code} {resp.text[:200]}")
         command_id = str(resp.json()["id"])
