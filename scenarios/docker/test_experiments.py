@@ -1,7 +1,8 @@
 """Every Chaos Toolkit experiment in chaos/docker/, run with `chaos run` (short settings)
 against the docker target: container kill, network partition (disconnect), dependency restart,
 CPU/memory throttling, freeze. The steady state holds before and after, every activity
-succeeds, and the checker finds nothing lost, duplicated or stuck in the workload's history."""
+succeeds, and the checker finds nothing lost, duplicated or stuck in the workload's history.
+(`chaos run` validates each experiment first; the main session does not run this folder.)"""
 
 from __future__ import annotations
 
@@ -31,14 +32,6 @@ SHORT = {
 def test_there_are_kill_and_partition_experiments() -> None:
     names = {p.stem for p in EXPERIMENTS}
     assert {"runner-killed", "archive-partitioned", "nats-partitioned"} <= names, names
-
-
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
-def test_experiment_validates(path: Path) -> None:
-    out = subprocess.run(
-        [CHAOS, "--no-log-file", "validate", str(path)], capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, f"chaos validate {path.name} failed:\n{out.stdout}\n{out.stderr}"
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
