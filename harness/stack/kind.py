@@ -38,7 +38,7 @@ from harness.k8s import render
 from harness.k8s.objects import SERVICES
 from harness.k8s.secrets import ensure_secrets
 from harness.settings import HarnessSettings
-from harness.stack.local import DEMO_USERS
+from harness.stack.local import DEMO_USERS, LOAD_USERS
 from harness.stack.state import StackState
 
 Progress = Callable[[str], None]
@@ -355,7 +355,7 @@ class KindStack:
         return StackState(
             target="kind",
             endpoints=endpoints,
-            credentials=DEMO_USERS,
+            credentials={**DEMO_USERS, "load": LOAD_USERS},
             processes=records,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             state_dir=str(self.settings.state_dir.resolve()),

@@ -129,6 +129,7 @@ async def test_up_runs_every_step_in_order(tmp_path: Path) -> None:
         "postgres",
     }
     assert saved.credentials["user"]["username"] == "demo-user"
+    assert saved.credentials["load"] == kind.LOAD_USERS
     assert saved.processes["nats"].extra["monitor_url"].startswith("http://127.0.0.1:")
     assert all(r.extra["created_cluster"] for r in saved.processes.values())
 
@@ -323,10 +324,17 @@ async def test_subprocess_runner_returns_output_and_reports_failures() -> None:
         runner.which("kind-that-is-not-installed")
 
 
-def test_kind_seeds_the_demo_users_the_state_file_names() -> None:
+def test_kind_seeds_the_users_the_state_file_names() -> None:
     """The gateway on kind seeds components/kind/demo-users.json; the state file hands the
-    suites harness.stack.local.DEMO_USERS: the same users, or every login fails."""
+    suites harness.stack.local's demo users and load accounts: the same ones, or logins fail."""
     seeded = json.loads((render.MANIFESTS / "components" / "kind" / "demo-users.json").read_text())
-    assert {u["role"]: {"username": u["username"], "password": u["password"]} for u in seeded} == (
-        kind.DEMO_USERS
-    )
+    demo = {
+        u["role"]: {"username": u["username"], "password": u["password"]}
+        for u in seeded
+        if u["username"].startswith("demo-")
+    }
+    assert demo == kind.DEMO_USERS
+    load = sorted(u["username"] for u in seeded if u["username"].startswith("load-"))
+    assert load == sorted(kind.LOAD_USERS["usernames"].split(","))
+    assert {u["password"] for u in seeded if u["username"] in load} == {kind.LOAD_USERS["password"]}
+    assert {u["role"] for u in seeded if u["username"] in load} == {"user"}
