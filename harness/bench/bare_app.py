@@ -73,7 +73,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
-        loop="asyncio",
+        loop="uvloop",
     )
 
 
