@@ -256,8 +256,8 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
         lifespan="on",
-        # uvloop (uvicorn[standard]): the pipeline archived 22.6 commands/s with it against
-        # 15.1 with asyncio's loop in `make bench`-style runs on the 2-core build machine.
+        # uvloop (from uvicorn[standard]): a faster event loop for the same code; the services'
+        # throughput rose with it in `make bench` (see docs/load.md).
         loop="uvloop",
     )
     uvicorn.Server(config).run()
