@@ -108,6 +108,16 @@ def _logs(settings: HarnessSettings, service: str, lines: int, follow: bool) -> 
     return 0
 
 
+async def _restart(settings: HarnessSettings, name: str) -> None:
+    if load_state(settings).target == "docker":
+        from harness.faults import container
+
+        await container.kill(settings, name, "SIGTERM")  # docker stop: SIGTERM, then SIGKILL
+        await container.start(settings, name)
+        return
+    await local.restart(settings, name)
+
+
 async def _down(settings: HarnessSettings) -> int:
     try:
         state = load_state(settings)
@@ -218,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("-n", "--lines", type=int, default=100)
     lg.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("down", help="stop the stack `harness up` started, whatever its target")
-    rs = sub.add_parser("restart", help="restart one component of the local stack")
+    rs = sub.add_parser(
+        "restart", help="restart one component (a process; a container on the docker target)"
+    )
     rs.add_argument("name")
     cp = sub.add_parser("campaign", help="workload + seeded faults, then a checked verdict")
     cp.add_argument("--duration", type=_seconds, default=120.0, help="e.g. 120s, 10m")
@@ -246,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "logs":
             return _logs(settings, args.service, args.lines, args.follow)
         if args.cmd == "restart":
-            asyncio.run(local.restart(settings, args.name))
+            asyncio.run(_restart(settings, args.name))
             return 0
         if args.cmd == "campaign":
             return asyncio.run(_campaign(settings, args))

@@ -461,6 +461,7 @@ async def down(settings: HarnessSettings, state: StackState, progress: Progress 
         raise HarnessError("the state file names no docker stack (no container network recorded)")
 
     def _remove() -> list[str]:
+        engine.ensure_engine(progress=progress)  # after a reboot, dockerd may not be running
         docker_client = engine.client()
         try:
             return remove_stack(docker_client, ident, progress)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.settings import HarnessSettings
-from harness.stack.state import StackState
+from harness.stack.state import StackState, load_state
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 
@@ -81,3 +81,15 @@ def test_logs_come_from_the_container(
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert lines and {line["service"] for line in lines} == {"gateway"}, done.stdout[-2000:]
+
+
+def test_restart_stops_and_starts_the_container(
+    docker_stack: StackState, harness_settings: HarnessSettings
+) -> None:
+    before = load_state(harness_settings).processes["runner"].pid
+    done = _cli(harness_settings, "restart", "runner")
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = load_state(harness_settings).processes["runner"].pid
+    assert after != before, "a restarted container has a new main process"
+    status = json.loads(_cli(harness_settings, "status", "--json").stdout)
+    assert status["healthy"], status["components"]
