@@ -53,7 +53,24 @@ class Step:
 
 
 def knee(steps: list[Step]) -> dict[str, Any]:
-    """Capacity: the last step that met every objective before the first that did not."""
+    """Capacity: the last step that met every objective before the first that did not, and
+    beside it the step of highest throughput (past it, more users only queue)."""
+    result = _slo_knee(steps)
+    if steps:
+        peak = max(steps, key=lambda s: s.http_rps)
+        result["peak"] = {
+            "users": peak.users,
+            "http_rps": round(peak.http_rps, 2),
+            "archived_per_s": round(peak.archived_per_s, 2),
+        }
+        result["text"] += (
+            f" (highest throughput: {peak.http_rps:.1f} req/s, {peak.archived_per_s:.2f} "
+            f"archived/s at {peak.users} users)"
+        )
+    return result
+
+
+def _slo_knee(steps: list[Step]) -> dict[str, Any]:
     passed: Step | None = None
     for step in steps:
         if not step.verdict.ok:

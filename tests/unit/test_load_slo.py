@@ -152,6 +152,8 @@ def test_the_knee_is_the_last_step_before_the_first_breach() -> None:
     assert (result["found"], result["users"], result["broken_at_users"]) == (True, 20, 30)
     assert result["http_rps"] == 90
     assert "at 30 users" in result["text"] and "900 ms" in result["text"]
+    # Throughput kept rising past the knee here: the peak is reported beside it.
+    assert result["peak"] == {"users": 40, "http_rps": 99.0, "archived_per_s": 9.9}
 
 
 def test_no_breach_means_no_knee_and_says_capacity_is_higher() -> None:
