@@ -90,9 +90,11 @@ class Recorder:
 
     def sample(self) -> None:
         now = time.monotonic()
+        dt = now - self._last_t
+        if dt < self.interval_s / 2 and self.points:
+            return  # a sliver at the stop: its rates would be noise
         current = snapshot(self.environment)
         window = diff(current, self._last)
-        dt = max(1e-6, now - self._last_t)
         self._last, self._last_t = current, now
         http = merged_http(window)
         e2e = window.get((slo.E2E_TYPE, slo.E2E_NAME))

@@ -69,9 +69,22 @@ def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> str:
     return "\n".join(out)
 
 
+def _headline(doc: Mapping[str, Any]) -> str:
+    knee = doc.get("knee")
+    if not knee:
+        return str(doc["slo"]["summary"])
+    if not knee["found"]:
+        return "Capacity: above the highest load tried (no step broke the SLO)"
+    return (
+        f"Capacity: {knee['users']} users, {knee['http_rps']} req/s, "
+        f"{knee['archived_per_s']} commands archived/s; the SLO broke at "
+        f"{knee['broken_at_users']} users"
+    )
+
+
 def html(doc: Mapping[str, Any]) -> str:
     verdict = doc["slo"]
-    ok = verdict["ok"]
+    ok = verdict["ok"] if not doc.get("knee") else bool(doc["knee"]["found"])
     points = doc["timeseries"]
     end = points[-1]["t"] if points else 1.0
     charts = [
@@ -115,14 +128,18 @@ def html(doc: Mapping[str, Any]) -> str:
         f"{'#1a7f37' if ok else '#cf222e'}; }}",
         "</style></head><body>",
         "<h1>ALT_LAS load report</h1>",
-        f'<p class="verdict">{escape(verdict["summary"])}</p>',
+        f'<p class="verdict">{escape(_headline(doc))}</p>',
         f"<p>profile <b>{escape(str(doc['profile']))}</b> against "
         f"<code>{escape(str(doc['host']))}</code>, {doc['duration_s']} s, "
         f"{doc['workers']} load process(es).</p>",
     ]
     if doc.get("knee"):
         parts.append(f"<h2>Capacity (stress knee)</h2><p>{escape(doc['knee']['text'])}</p>")
-    parts.append("<h2>Service-level objectives</h2>")
+    parts.append(
+        "<h2>Service-level objectives over the whole run</h2>"
+        if doc.get("knee")
+        else "<h2>Service-level objectives</h2>"
+    )
     parts.append(
         _table(
             [

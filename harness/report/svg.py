@@ -9,6 +9,11 @@ W, H, PAD = 900, 260, 46
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
 
+def _tick(value: float) -> str:
+    """An axis label: whole numbers when the scale allows, else two significant digits."""
+    return f"{value:.0f}" if value >= 10 or value == 0 else f"{value:.2g}"
+
+
 def line_chart(
     title: str,
     series: Mapping[str, Sequence[tuple[float, float]]],
@@ -43,7 +48,7 @@ def line_chart(
     for i in range(5):
         y = y_max * i / 4
         parts.append(
-            f'<text x="{PAD - 4}" y="{sy(y) + 4:.1f}" text-anchor="end" font-size="10">{y:.0f}</text>'
+            f'<text x="{PAD - 4}" y="{sy(y) + 4:.1f}" text-anchor="end" font-size="10">{_tick(y)}</text>'
         )
         x = x_max * i / 4
         parts.append(

@@ -205,11 +205,19 @@ def test_the_html_report_shows_the_verdict_and_the_knee() -> None:
             }
         ],
         "steps": [],
-        "knee": {"text": "20 users, 90 req/s"},
+        "knee": {
+            "found": True,
+            "users": 20,
+            "http_rps": 90.0,
+            "archived_per_s": 9.0,
+            "broken_at_users": 30,
+            "text": "20 users, 90 req/s",
+        },
         "e2e_histogram": {"120": 3},
     }
     page = html(doc)
-    assert "SLO verdict: FAIL" in page and "BREACH" in page
+    assert "Capacity: 20 users, 90.0 req/s" in page and "broke at 30 users" in page
+    assert "BREACH" in page
     assert "Capacity (stress knee)" in page and "20 users, 90 req/s" in page
     assert page.count("<svg") == 5
 
