@@ -83,12 +83,8 @@ jetstream {{
 
 
 def credentials() -> dict[str, Any]:
-    """What the local target seeds and records (demo users, and load users where it has them)."""
-    creds: dict[str, Any] = dict(local.DEMO_USERS)
-    load_users = getattr(local, "LOAD_USERS", None)
-    if load_users is not None:
-        creds["load"] = load_users
-    return creds
+    """What the local target seeds and records: the demo users and Locust's load accounts."""
+    return {**local.DEMO_USERS, "load": local.LOAD_USERS}
 
 
 def seed_users(creds: dict[str, Any]) -> list[dict[str, str]]:

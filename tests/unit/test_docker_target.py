@@ -23,7 +23,7 @@ def test_the_target_seeds_the_users_it_records() -> None:
     assert {u["username"] for u in users} == {"u", "l1", "l2"}
     assert all(u["role"] in ("admin", "user", "viewer") for u in users)
     recorded = docker_target.credentials()
-    assert {"admin", "user", "viewer"} <= set(recorded)
+    assert {"admin", "user", "viewer", "load"} <= set(recorded)
 
 
 def test_stack_id_comes_from_the_recorded_network() -> None:
