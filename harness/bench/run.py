@@ -20,6 +20,7 @@ from harness.stack.state import StackState
 ENVELOPE_BYTES = 350
 SUBMITTED_DATA_BYTES = 250
 LOAD_FRACTIONS = (0.25, 0.5, 0.75)
+WARMUP_COMMANDS = 100
 
 
 async def bench(
@@ -32,6 +33,10 @@ async def bench(
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
+    # A fresh stack is cold (the JVM behind OpenSearch compiles as it goes, caches are empty):
+    # a first batch warms it and is not measured.
+    progress(f"warm-up: {WARMUP_COMMANDS} commands, not measured…")
+    await saturation(state, WARMUP_COMMANDS, concurrency)
     progress(f"(a) pipeline at saturation: {commands} commands, {concurrency} clients…")
     sat = await saturation(state, commands, concurrency)
     progress(
