@@ -16,8 +16,8 @@ from typing import Any
 
 from harness.checkers.pipeline import check
 from harness.checkers.verdict import Verdict
-from harness.faults import network, process
-from harness.nemesis import FaultWindow, schedule
+from harness.faults import container, network, process
+from harness.nemesis import DEPENDENCIES, SERVICES, FaultWindow, schedule
 from harness.nemesis import run as run_nemesis
 from harness.report.campaign import write_html
 from harness.settings import HarnessSettings
@@ -54,8 +54,16 @@ async def run_campaign(
         await local.up(settings, progress)
     state = load_state(settings)
     try:
-        links: Sequence[str] = network.links(settings) if "toxiproxy" in state.endpoints else ()
-        faults = schedule(config.seed, config.duration_s, config.faults, links)
+        kinds: Sequence[str] = config.faults
+        if state.target == "docker":
+            # A partition takes one container off the network; latency needs Toxiproxy.
+            links: Sequence[str] = SERVICES + DEPENDENCIES
+            kinds = [k for k in config.faults if k != "latency"]
+            if len(kinds) < len(config.faults):
+                progress("latency faults need Toxiproxy, which the docker target has not: skipped")
+        else:
+            links = network.links(settings) if "toxiproxy" in state.endpoints else ()
+        faults = schedule(config.seed, config.duration_s, kinds, links)
         progress(
             f"campaign: {config.duration_s:.0f}s, seed {config.seed}, {len(faults)} faults "
             f"({', '.join(config.faults)}), {config.rate_per_s}/s offered"
@@ -70,7 +78,9 @@ async def run_campaign(
         stop = asyncio.Event()
         t0 = time.monotonic()
         work = asyncio.create_task(workload.run(stop))
-        nemesis = asyncio.create_task(run_nemesis(settings, faults, t0, stop, progress))
+        nemesis = asyncio.create_task(
+            run_nemesis(settings, faults, t0, stop, progress, target=state.target)
+        )
         try:
             await asyncio.wait_for(asyncio.shield(work), timeout=config.duration_s)
         except TimeoutError:
@@ -81,7 +91,7 @@ async def run_campaign(
         # Whatever the nemesis left behind (a failed heal), heal it now.
         if "toxiproxy" in state.endpoints:
             await network.heal_all(settings)
-        await process.heal_all(settings)
+        await (container if state.target == "docker" else process).heal_all(settings)
         healed_at = time.monotonic()
         progress("faults healed; recovering and reading back")
         await workload.finish()

@@ -2,6 +2,8 @@
 
 Each fault is (at, kind, target, duration): injected `at` seconds into the run, healed
 `duration` seconds later. The same seed, duration and fault kinds give the same schedule.
+On the local stack faults hit processes and Toxiproxy links; on the docker target they hit
+containers, and a partition disconnects a container from the stack's network.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.faults import network, process
+from harness.faults import container, network, process
 from harness.settings import HarnessSettings
 
 log = logging.getLogger(__name__)
@@ -89,24 +91,30 @@ def schedule(
     return faults
 
 
-async def inject(settings: HarnessSettings, fault: Fault) -> None:
+async def inject(settings: HarnessSettings, fault: Fault, target: str = "local") -> None:
+    primitives = container if target == "docker" else process
     if fault.kind == "kill":
-        await process.kill(settings, fault.target, "SIGKILL")
+        await primitives.kill(settings, fault.target, "SIGKILL")
     elif fault.kind == "outage":
-        await process.stop(settings, fault.target)
+        await primitives.stop(settings, fault.target)
     elif fault.kind == "pause":
-        await process.pause(settings, fault.target)
+        await primitives.pause(settings, fault.target)
+    elif fault.kind == "partition" and target == "docker":
+        await container.disconnect(settings, fault.target)
     elif fault.kind == "partition":
         await network.partition(settings, fault.target)
     elif fault.kind == "latency":
         await network.add_toxic(settings, fault.target, "latency", latency=400, jitter=150)
 
 
-async def heal(settings: HarnessSettings, fault: Fault) -> None:
+async def heal(settings: HarnessSettings, fault: Fault, target: str = "local") -> None:
+    primitives = container if target == "docker" else process
     if fault.kind in ("kill", "outage"):
-        await process.start(settings, fault.target)
+        await primitives.start(settings, fault.target)
     elif fault.kind == "pause":
-        await process.resume(settings, fault.target)
+        await primitives.resume(settings, fault.target)
+    elif fault.kind == "partition" and target == "docker":
+        await container.reconnect(settings, fault.target)
     else:
         await network.heal(settings, fault.target)
 
@@ -117,8 +125,10 @@ async def run(
     t0: float,
     stop: asyncio.Event,
     progress: Callable[[str], None] = lambda _m: None,
+    *,
+    target: str = "local",
 ) -> list[FaultWindow]:
-    """Inject and heal each fault on time (relative to monotonic `t0`)."""
+    """Inject and heal each fault on time (relative to monotonic `t0`) on the stack's `target`."""
     windows = []
     for fault in faults:
         delay = t0 + fault.at - time.monotonic()
@@ -135,14 +145,14 @@ async def run(
             progress(
                 f"[{window.injected_at:6.1f}s] {fault.kind} {fault.target} for {fault.duration}s"
             )
-            await inject(settings, fault)
+            await inject(settings, fault, target)
             await asyncio.sleep(fault.duration)  # the fault's planned length, not a readiness wait
         except Exception as exc:
             window.error = f"inject: {exc}"
             log.warning("fault %s failed: %s", fault, exc)
         finally:
             try:
-                await heal(settings, fault)
+                await heal(settings, fault, target)
             except Exception as exc:
                 window.error = (window.error or "") + f" heal: {exc}"
                 log.warning("heal of %s failed: %s", fault, exc)
