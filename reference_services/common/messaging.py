@@ -32,6 +32,7 @@ from reference_services.common.settings import ServiceSettings
 from reference_services.common.tasks import really_cancelled
 
 log = logging.getLogger(__name__)
+DRAIN_TIMEOUT_S = 2.0
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -91,8 +92,16 @@ class Messaging:
         for consumer in self._consumers:
             await consumer.stop()
         if self._nc is not None and not self._nc.is_closed:
-            with contextlib.suppress(Exception):
-                await self._nc.drain()
+            # Drain flushes what was published; bounded, because nats-py's drain of a pull
+            # subscription can wait forever for a fetch reply nobody will read (the runner hung
+            # here until its SIGKILL). Closing after that loses nothing: every in-flight message
+            # was acked or NAKed above, and unacked ones are redelivered.
+            try:
+                await asyncio.wait_for(self._nc.drain(), timeout=DRAIN_TIMEOUT_S)
+            except Exception as exc:  # includes the timeout
+                log.warning("NATS drain did not finish (%s); closing the connection", exc)
+                with contextlib.suppress(Exception):
+                    await self._nc.close()
         self._nc = None
         self._js = None
 
@@ -176,6 +185,7 @@ class Consumer:
         self.handler = handler
         self.settings = messaging.settings
         self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -206,6 +216,11 @@ class Consumer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._sub is not None:
+            # A pull subscription left to the connection's drain can hold it up for good.
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
 
     async def _run(self) -> None:
         js = self.messaging.js
@@ -214,6 +229,7 @@ class Consumer:
             try:
                 if sub is None:
                     sub = await js.pull_subscribe_bind(self.spec.durable, stream=topology.STREAM)
+                    self._sub = sub
                 msgs = await sub.fetch(self.settings.consumer_batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue

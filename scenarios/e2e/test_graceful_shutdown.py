@@ -6,15 +6,23 @@ Local stack only: it restarts a process, which it can do only for processes it s
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Any
 
 import pytest
 
 from harness.clients.gateway import GatewayClient
+from harness.infra._process import pid_alive
 from harness.polling import poll_until
 from harness.settings import HarnessSettings
 from harness.stack import local
-from harness.stack.state import StackState
+from harness.stack.state import StackState, load_state
+
+
+def stack_pid(settings: HarnessSettings, name: str) -> int:
+    """The component's current pid (fault tests restart components, which changes it)."""
+    return load_state(settings).processes[name].pid
 
 N = 6
 
@@ -34,6 +42,15 @@ async def test_runner_sigterm_mid_execution_loses_nothing(
         return "running" in statuses
 
     await poll_until(_one_running, 30, "a command to be running in the runner")
+    pid = stack_pid(harness_settings, "runner")
+    os.kill(pid, signal.SIGTERM)
+
+    async def _exited() -> bool:
+        return not pid_alive(pid)
+
+    # Its shutdown grace (10 s) for in-flight work, then a bounded NATS drain: a runner still
+    # there after that hangs in shutdown and would be SIGKILLed by any orchestrator.
+    await poll_until(_exited, 15, "the runner to exit by itself after SIGTERM")
     await local.restart(harness_settings, "runner", progress=lambda _: None)
 
     finals: list[dict[str, Any]] = await asyncio.gather(
