@@ -51,9 +51,7 @@ class OpenModelUser(ApiUser):
         # Arrivals spread over accounts, as many as the rate needs: the gateway rate-limits per
         # account (a journey is about a dozen requests; keep each account under 80 req/s).
         # Logged in at once, so the schedule starts without waiting for a dozen password hashes.
-        rate = float(self._option("arrival_rate", 5.0)) / max(
-            1, int(self._option("open_dispatchers", 1))
-        )
+        rate = self._rate()
         needed = min(len(pool), max(1, math.ceil(rate * 12 / 80)))
         logins = [gevent.spawn(self.log_in, account) for account in pool[:needed]]
         gevent.joinall(logins, raise_error=True)
@@ -79,15 +77,21 @@ class OpenModelUser(ApiUser):
         value = getattr(self.environment.parsed_options, name, None)
         return default if value in (None, "") else value
 
+    def _dispatchers(self) -> int:
+        return max(1, int(self._option("open_dispatchers", 1)))
+
+    def _rate(self) -> float:
+        """This dispatcher's share of `--arrival-rate`."""
+        return float(self._option("arrival_rate", 5.0)) / self._dispatchers()
+
     @staticmethod
     def _schedule(start: float, rate: float, k: int) -> float:
         return start + k / rate
 
     @task
     def dispatch(self) -> None:
-        dispatchers = max(1, int(self._option("open_dispatchers", 1)))
-        rate = float(self._option("arrival_rate", 5.0)) / dispatchers
-        max_inflight = max(1, int(self._option("open_max_inflight", 200)) // dispatchers)
+        rate = self._rate()
+        max_inflight = max(1, int(self._option("open_max_inflight", 200)) // self._dispatchers())
         late_ms = float(self._option("open_late_ms", 100.0))
         if rate <= 0:
             raise ValueError("--arrival-rate must be above 0")

@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from harness.infra._process import free_port
 from harness.polling import poll_until
 from harness.stack.state import StackState
 
@@ -203,15 +203,9 @@ def test_stress_judges_each_step_and_reports_the_knee(stack: StackState, tmp_pat
     assert "capacity (knee)" in proc.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def web_ui(stack: StackState, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
-    port = _free_port()
+    port = free_port()
     out = tmp_path / "report"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
