@@ -33,6 +33,7 @@ class CampaignConfig:
     faults: tuple[str, ...] = ("kill", "pause", "partition", "latency", "outage")
     rate_per_s: float = 4.0
     recovery_s: float = 120.0
+    read_rate_per_s: float = 50.0
     out_dir: Path = Path("reports/campaign")
 
 
@@ -43,6 +44,7 @@ class CampaignResult:
     recovery_s: float
     report_html: Path
     report_json: Path
+    readback: dict[str, Any]
 
 
 async def run_campaign(
@@ -71,7 +73,10 @@ async def run_campaign(
         workload = Workload(
             state,
             WorkloadConfig(
-                rate_per_s=config.rate_per_s, recovery_s=config.recovery_s, seed=config.seed
+                rate_per_s=config.rate_per_s,
+                recovery_s=config.recovery_s,
+                seed=config.seed,
+                read_rate_per_s=config.read_rate_per_s,
             ),
             progress=progress,
         )
@@ -109,10 +114,11 @@ async def run_campaign(
         "verdict": verdict.to_json(),
         "faults": [w.to_json() for w in windows],
         "recovery_s": round(recovery, 1),
+        "readback": workload.readback,
         "token": workload.token,
     }
     report_json = out / "report.json"
     report_json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     report_html = out / "report.html"
     write_html(report_html, report, workload.history.ops)
-    return CampaignResult(verdict, windows, recovery, report_html, report_json)
+    return CampaignResult(verdict, windows, recovery, report_html, report_json, workload.readback)

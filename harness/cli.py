@@ -200,12 +200,19 @@ async def _campaign(settings: HarnessSettings, args: argparse.Namespace) -> int:
         faults=tuple(f for f in args.faults.split(",") if f),
         rate_per_s=args.rate,
         recovery_s=args.recovery,
+        read_rate_per_s=args.read_rate,
         out_dir=Path(args.out),
     )
     result = await run_campaign(settings, config, progress=lambda m: print(m, file=sys.stderr))
     print(result.verdict)
+    rb = result.readback
+    print(
+        f"  read-back: {rb.get('commands', 0)} commands in {rb.get('seconds', 0)}s,"
+        f" {rb.get('retries', 0)} retries, {rb.get('throttled', 0)} answered 429"
+    )
     print(f"\nreport: {result.report_html}\n        {result.report_json}")
-    return 0 if result.verdict.valid else 1
+    # 0 VALID, 1 INVALID (an anomaly), 3 UNKNOWN (some results could not be read back).
+    return result.verdict.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--faults", default="kill,pause,partition,latency,outage")
     cp.add_argument("--rate", type=float, default=4.0, help="offered submits per second")
     cp.add_argument("--recovery", type=_seconds, default=120.0, help="time allowed to recover")
+    cp.add_argument(
+        "--read-rate",
+        type=float,
+        default=50.0,
+        help="read-back pace, requests/s (halved on every 429; keep under the per-user limit)",
+    )
     cp.add_argument("--out", default="reports/campaign", help="report directory")
     lat = sub.add_parser("latency", help="idle end-to-end latency over N commands")
     lat.add_argument("-n", type=int, default=50)

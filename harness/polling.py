@@ -35,10 +35,16 @@ async def poll_until(
     *,
     interval: float = 0.1,
     max_interval: float = 1.0,
+    accept: Callable[[T], bool] | None = None,
 ) -> T:
-    """Call `check` until it returns something other than None/False; return that value.
+    """Call `check` until its value is truthy; return that value.
 
-    The interval grows gently (×1.5) up to `max_interval` so long waits do not hammer the system.
+    `None`, `False` and every empty or zero value (`[]`, `{}`, `""`, `0`) mean "not yet": a
+    check that returns the records found so far waits until there is one. A caller that must
+    accept a falsy value (a count that may legitimately be 0) passes `accept`, which then
+    alone decides (`None` is still "not yet"). A check that raises is retried; the last value or
+    error seen is in the timeout's message. The interval grows gently (×1.5) up to
+    `max_interval` so long waits do not hammer the system.
     """
     deadline = time.monotonic() + timeout
     last: object = None
@@ -50,7 +56,7 @@ async def poll_until(
             result, last = None, f"{type(exc).__name__}: {exc}"
         else:
             last = result
-        if result is not None and result is not False:
+        if result is not None and (accept(result) if accept is not None else bool(result)):
             return result
         if time.monotonic() >= deadline:
             raise PollTimeout(what, timeout, last)

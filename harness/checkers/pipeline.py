@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from harness.checkers.verdict import KINDS, Anomaly, AnomalyKind, Latency, Verdict
+from harness.checkers.verdict import KINDS, Anomaly, AnomalyKind, Latency, Unread, Verdict
 from harness.history.model import OP_FNS, HistoryError, Op, pair_ops
 
 STATUS_RANK = {
@@ -28,7 +28,16 @@ NOT_FOUND = "not-found"
 ID_FIELDS = ("alt_id", "last_id", "atlas_id")
 _OUTCOMES = ("ok", "fail", "unknown")
 
-__all__ = ["KINDS", "STATUS_RANK", "Anomaly", "AnomalyKind", "Latency", "Verdict", "check"]
+__all__ = [
+    "KINDS",
+    "STATUS_RANK",
+    "Anomaly",
+    "AnomalyKind",
+    "Latency",
+    "Unread",
+    "Verdict",
+    "check",
+]
 
 
 @dataclass(frozen=True)
@@ -70,22 +79,28 @@ def _required_ids(status: str) -> tuple[str, ...]:
     return ("alt_id",) if STATUS_RANK[status] >= 1 and status != "failed" else ()
 
 
-def _inconsistencies(cid: str, read: _Read) -> Iterable[str]:
+Problem = tuple[str, str]  # (cause without ids or times, detail)
+
+
+def _inconsistencies(cid: str, read: _Read) -> Iterable[Problem]:
     """What one status body claims that cannot be true on its own ("skipped" a stage)."""
     body, status = read.body, read.status
     if status == NOT_FOUND:
         return
     if not isinstance(status, str) or status not in STATUS_RANK:
-        yield f"unknown status {status!r} ({read})"
+        yield "unknown status", f"unknown status {status!r} ({read})"
         return
-    yield from (f"{status} without {n} ({read})" for n in _required_ids(status) if not body.get(n))
+    for n in _required_ids(status):
+        if not body.get(n):
+            yield f"{status} without {n}", f"{status} without {n} ({read})"
     if "final" in body and bool(body["final"]) != _is_final(body):
-        yield f"{status} with final={body['final']} ({read})"
+        what = f"{status} with final={body['final']}"
+        yield what, f"{what} ({read})"
     if body.get("id", cid) != cid:
-        yield f"body is for command {body['id']} ({read})"
+        yield "body of another command", f"body is for command {body['id']} ({read})"
 
 
-def _transitions(cid: str, reads: Sequence[_Read]) -> list[str]:
+def _transitions(cid: str, reads: Sequence[_Read]) -> list[Problem]:
     problems = [p for read in reads for p in _inconsistencies(cid, read)]
     by_end = sorted(reads, key=lambda r: r.end)
     first_seen: dict[str, Any] = {}
@@ -93,7 +108,8 @@ def _transitions(cid: str, reads: Sequence[_Read]) -> list[str]:
         for name in sorted(read.ids()):
             value = read.body[name]
             if first_seen.setdefault(name, value) != value:
-                problems.append(f"{name} changed from {first_seen[name]} to {value} ({read})")
+                detail = f"{name} changed from {first_seen[name]} to {value} ({read})"
+                problems.append((f"{name} changed", detail))
     # Only reads ordered in real time constrain each other: one that began after another ended
     # must not see less. Overlapping reads (two workers) may legitimately disagree.
     done, best, best_rank = 0, None, -2
@@ -110,34 +126,35 @@ def _transitions(cid: str, reads: Sequence[_Read]) -> list[str]:
         if read.rank is None or best is None:
             continue
         if read.rank < best_rank:
-            problems.append(f"{best.status} ({best}) then {read.status} ({read})")
+            detail = f"{best.status} ({best}) then {read.status} ({read})"
+            problems.append((f"{best.status} then {read.status}", detail))
         elif read.status in {"completed", "failed"} and outcomes - {read.status}:
-            problems.append(f"outcome changed to {read.status} ({read})")
+            what = f"outcome changed to {read.status}"
+            problems.append((what, f"{what} ({read})"))
         elif read.status != NOT_FOUND and (gone := sorted(ids_before - read.ids())):
-            problems.append(f"{', '.join(gone)} disappeared ({read})")
+            what = f"{', '.join(gone)} disappeared"
+            problems.append((what, f"{what} ({read})"))
     return problems
 
 
 def _fate(
-    cid: str, accepted: float, final: _Read | None, atlas: Mapping[str, Sequence[str]] | None
+    cid: str, accepted: float, final: _Read, atlas: Mapping[str, Sequence[str]] | None
 ) -> Anomaly | None:
     """What went wrong with where an accepted command ended (None: archived, as it should be)."""
-    if final is None:
-        # Not knowing where a command ended must not pass for a clean run.
-        return Anomaly("stuck", cid, "no successful final-read: where it ended is unknown")
     age = final.start - accepted
     if final.status == NOT_FOUND:
-        return Anomaly("lost", cid, f"accepted, then the final-read found nothing ({final})")
+        detail = f"accepted, then the final-read found nothing ({final})"
+        return Anomaly("lost", cid, detail, "accepted, then the final-read found nothing")
     if final.status == "failed" and _is_final(final.body):
         why = final.body.get("detail") or "no detail given"
         detail = f"failed before execution produced a LAST ({final}): {why}"
-        return Anomaly("rejected", cid, detail)
+        return Anomaly("rejected", cid, detail, f"failed before execution: {why}")
     if not _is_final(final.body):
         detail = f"still {final.status} at the final-read, {age:.1f}s after accepted"
-        return Anomaly("stuck", cid, detail)
+        return Anomaly("stuck", cid, detail, f"still {final.status} at the final-read")
     if atlas is not None and not atlas.get(cid):
         detail = f"archived as {final.body.get('atlas_id')} but not in the archive scan"
-        return Anomaly("lost", cid, detail)
+        return Anomaly("lost", cid, detail, "archived, but not in the archive scan")
     return None
 
 
@@ -152,6 +169,10 @@ class _Run:
     reads: defaultdict[str, list[_Read]] = field(default_factory=lambda: defaultdict(list))
     final_reads: dict[str, _Read] = field(default_factory=dict)  # the last one per command
     scan: Mapping[str, Any] | None = None
+    scan_errors: dict[str, int] | None = None  # a scan was attempted and none succeeded
+    final_errors: defaultdict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )  # failed final reads per command: error kind → count
     unknown_keys: list[Any] = field(default_factory=list)
     submit_ms: list[float] = field(default_factory=list)
 
@@ -167,11 +188,25 @@ class _Run:
                 run.unknown_keys += [key] if outcome == "unknown" else []
             if done is not None and done.type == "ok":
                 run._ok(invoke, done, key)
+            elif invoke.f in ("final-read", "scan"):
+                run._failed(invoke, done)
         return run
+
+    def _failed(self, invoke: Op, done: Op | None) -> None:
+        error = "no completion" if done is None else _error_kind(done.error)
+        if invoke.f == "scan":
+            if self.scan is None:
+                errors = self.scan_errors = self.scan_errors or {}
+                errors[error] = errors.get(error, 0) + 1
+            return
+        if invoke.command_id is not None:
+            errors = self.final_errors[invoke.command_id]
+            errors[error] = errors.get(error, 0) + 1
 
     def _ok(self, invoke: Op, done: Op, key: Any) -> None:
         if invoke.f == "scan":
             self.scan = done.value or {}
+            self.scan_errors = None
             return
         cid = done.command_id
         if cid is None:
@@ -200,26 +235,33 @@ def _name(f: str) -> str:
     return f.replace("-", "_")
 
 
+def _error_kind(error: str | None) -> str:
+    """ "HTTP 429", "ReadTimeout", … — an error without its changing details."""
+    if not error:
+        return "unknown error"
+    return error.removeprefix("scan: ").split(":")[0].strip() or "unknown error"
+
+
 def _illegal(run: _Run) -> Iterator[Anomaly]:
     for cid, reads in run.reads.items():
         if problems := _transitions(cid, reads):
             more = f"; … {len(problems) - 3} more" if len(problems) > 3 else ""
-            yield Anomaly("illegal_transition", cid, "; ".join(problems[:3]) + more)
+            detail = "; ".join(d for _, d in problems[:3]) + more
+            yield Anomaly("illegal_transition", cid, detail, problems[0][0])
 
 
 def _duplicates(run: _Run) -> Iterator[Anomaly]:
     for cid, atlas_ids in run.atlas.items():
         if len(distinct := list(dict.fromkeys(atlas_ids))) > 1:
-            yield Anomaly(
-                "duplicated", cid, f"{len(distinct)} archive records: {', '.join(distinct)}"
-            )
+            detail = f"{len(distinct)} archive records: {', '.join(distinct)}"
+            yield Anomaly("duplicated", cid, detail, "one command, several archive records")
     by_key = {key: dict(cids) for key, cids in run.ids_by_key.items()}
     for key, cids in run.scan_keys.items():
         by_key.setdefault(key, {}).update(dict.fromkeys(cids))
     for key, ids in by_key.items():
         if len(ids) > 1:
             detail = f"idempotency key {key!r} maps to {len(ids)} commands: {', '.join(ids)}"
-            yield Anomaly("duplicated", None, detail)
+            yield Anomaly("duplicated", None, detail, "one idempotency key, several commands")
 
 
 def _explained(run: _Run) -> set[str]:
@@ -236,20 +278,22 @@ def _phantoms(run: _Run, explained: set[str]) -> Iterator[Anomaly]:
     seen |= {cid: f"read {reads[0]}" for cid, reads in run.reads.items()}
     for cid, where in seen.items():
         if cid not in explained:
-            yield Anomaly("phantom", cid, f"no ok submit returned it; seen in {where}")
+            detail = f"no ok submit returned it; seen in {where}"
+            yield Anomaly("phantom", cid, detail, "no ok submit returned it")
 
 
-def _fates(run: _Run, recovery_window_s: float | None) -> Iterator[Anomaly]:
+def _fates(run: _Run, recovery_window_s: float | None, unread: list[Unread]) -> Iterator[Anomaly]:
     atlas = run.atlas if run.scan is not None else None
     for cid, accepted in run.accepted_at.items():
         final = run.final_reads.get(cid)
+        if final is None:
+            # Not knowing where a command ended must not pass for a clean run, nor be called
+            # stuck: the harness could not read it, which says nothing of the system.
+            unread.append(Unread(cid, dict(run.final_errors.get(cid, {}))))
+            continue
         anomaly = _fate(cid, accepted, final, atlas)
-        run.counts["archived"] += final is not None and final.status == "archived"
-        too_soon = (
-            final is not None
-            and recovery_window_s is not None
-            and final.start - accepted < recovery_window_s
-        )
+        run.counts["archived"] += final.status == "archived"
+        too_soon = recovery_window_s is not None and final.start - accepted < recovery_window_s
         if anomaly is not None and anomaly.kind == "stuck" and too_soon:
             run.counts["stuck_unjudged"] += 1
         elif anomaly is not None:
@@ -266,18 +310,22 @@ def check(history: Sequence[Op], *, recovery_window_s: float | None = None) -> V
     run = _Run.of(history)
     run.counts.update(archived=0, stuck_unjudged=0)
     explained = _explained(run)
+    unread: list[Unread] = []
     found = [
         *_illegal(run),
         *_duplicates(run),
         *_phantoms(run, explained),
-        *_fates(run, recovery_window_s),
+        *_fates(run, recovery_window_s, unread),
     ]
+    if run.scan_errors is not None:
+        unread.append(Unread(None, run.scan_errors))
     resolved = sum(1 for key in run.unknown_keys if "ok" in run.outcomes_by_key[key])
     run.counts.update(
         submits_invoked=sum(run.counts[f"submits_{o}"] for o in _OUTCOMES),
         accepted=len(run.accepted_at),
         unknown_resolved=resolved,
         indeterminate=len(run.unknown_keys) - resolved,
+        unread=len(unread),
         unknown_took_effect=len(explained - set(run.accepted_at)),
     )
     end_to_end_ms = [
@@ -291,4 +339,5 @@ def check(history: Sequence[Op], *, recovery_window_s: float | None = None) -> V
         counts=dict(sorted(run.counts.items())),
         latency_ms={"submit": Latency.of(run.submit_ms), "end_to_end": Latency.of(end_to_end_ms)},
         scanned=run.scan is not None,
+        unread=tuple(unread),
     )

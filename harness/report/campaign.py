@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.checkers.verdict import Latency
 from harness.history.model import Op, pair_ops
 from harness.report.svg import line_chart
 
@@ -56,6 +57,64 @@ def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _ms(value: float | None) -> str:
+    return Latency.format_ms(value)
+
+
+def _latency_rows(latency: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
+    return [
+        (name, str(lat["n"]), *(_ms(lat[p]) for p in ("p50", "p95", "p99", "max")))
+        for name, lat in latency.items()
+    ]
+
+
+def _groups_html(groups: Sequence[dict[str, Any]]) -> str:
+    """One row a group (kind, cause, count), its first examples listed under it."""
+    if not groups:
+        return "<p>none</p>"
+    rows = []
+    for g in groups:
+        examples = "".join(
+            f"<li><code>{escape(str(a['command_id'] or '-'))}</code> {escape(a['detail'])}</li>"
+            for a in g["examples"]
+        )
+        more = g["count"] - len(g["examples"])
+        if more > 0:
+            examples += f"<li>… and {more} more (all in report.json)</li>"
+        rows.append(
+            f"<tr><td>{escape(g['kind'])}</td><td>{escape(g['cause'])}</td>"
+            f"<td>{g['count']}</td><td><ul>{examples}</ul></td></tr>"
+        )
+    head = "<tr><th>kind</th><th>cause</th><th>count</th><th>examples</th></tr>"
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _unread_html(verdict: dict[str, Any]) -> str:
+    unread = verdict.get("unread", [])
+    if not unread:
+        return ""
+    errors = ", ".join(f"{escape(e)} ×{n}" for e, n in verdict.get("unread_errors", {}).items())
+    listed = "".join(
+        f"<li><code>{escape(str(u['command_id'] or 'archive scan'))}</code> "
+        f"{escape(', '.join(f'{e} ×{n}' for e, n in u['errors'].items()) or 'no attempt')}</li>"
+        for u in unread[:10]
+    )
+    more = f"<li>… and {len(unread) - 10} more (report.json)</li>" if len(unread) > 10 else ""
+    return (
+        f"<h2>Not read back ({len(unread)})</h2><p>The harness could not read where these ended"
+        f" (errors: {errors or 'none recorded'}); the verdict is UNKNOWN, not INVALID.</p>"
+        f"<ul>{listed}{more}</ul>"
+    )
+
+
+COLOURS = {"VALID": "#1a7f37", "INVALID": "#cf222e", "UNKNOWN": "#9a6700"}
+HEADLINES = {
+    "VALID": "VALID: no anomalies",
+    "INVALID": "INVALID: anomalies found",
+    "UNKNOWN": "UNKNOWN: no anomaly found, but not everything could be read back",
+}
+
+
 def write_html(path: Path, report: dict[str, Any], ops: Sequence[Op]) -> None:
     verdict = report["verdict"]
     throughput, latency, end = series(ops)
@@ -67,33 +126,43 @@ def write_html(path: Path, report: dict[str, Any], ops: Sequence[Op]) -> None:
         )
         for f in report["faults"]
     ]
-    ok = verdict["valid"]
+    status = verdict.get("status") or ("VALID" if verdict["valid"] else "INVALID")
     kinds = verdict["by_kind"]
-    anomalies = verdict.get("anomalies", [])[:50]
+    rb = report.get("readback") or {}
+    readback = (
+        f"<p>Read-back: {rb.get('commands', 0)} commands in {rb.get('seconds', 0)} s,"
+        f" {rb.get('retries', 0)} retries, {rb.get('throttled', 0)} answered 429"
+        f" (errors by kind: {escape(str(rb.get('errors') or 'none'))}).</p>"
+        if rb
+        else ""
+    )
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ALT_LAS campaign report</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
-.verdict {{ font-size: 1.4em; font-weight: bold; color: {"#1a7f37" if ok else "#cf222e"}; }}
+table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-align: top; }}
+td ul {{ margin: 0; padding-left: 1.2em; }}
+.verdict {{ font-size: 1.4em; font-weight: bold; color: {COLOURS[status]}; }}
 </style></head><body>
 <h1>ALT_LAS campaign</h1>
-<p class="verdict">{"PASS: no anomalies" if ok else "FAIL: anomalies found"}</p>
+<p class="verdict">{HEADLINES[status]}</p>
 <p>seed {escape(str(report["config"]["seed"]))}, duration {escape(str(report["config"]["duration_s"]))}s,
 faults: {escape(", ".join(report["config"]["faults"]))}; recovery after the last heal took {report["recovery_s"]}s.
 Run token <code>{escape(report["token"])}</code>. Red bands are fault windows.</p>
+{readback}
 {line_chart("Throughput", throughput, x_max=end, y_label="requests / s", windows=windows)}
 {line_chart("Submit latency", latency, x_max=end, y_label="ms", windows=windows)}
 <h2>Verdict</h2>
 {_table(sorted(kinds.items()), ("anomaly", "count"))}
+<h2>Anomalies by kind and cause</h2>
+{_groups_html(verdict.get("groups", []))}
+{_unread_html(verdict)}
 <h2>Counts</h2>
 {_table(sorted(verdict["counts"].items()), ("what", "count"))}
 <h2>Latency</h2>
-{_table([(k, v) for k, v in verdict["latency_ms"].items()], ("what", "ms"))}
+{_table(_latency_rows(verdict["latency_ms"]), ("what", "n", "p50", "p95", "p99", "max"))}
 <h2>Fault schedule</h2>
 {_table([(f["at"], f["kind"], f["target"], f["duration"], f["injected_at"], f["healed_at"], f["error"] or "") for f in report["faults"]], ("planned at s", "kind", "target", "duration s", "injected at s", "healed at s", "error"))}
-<h2>Anomalies</h2>
-{_table([(a["kind"], a["command_id"], a["detail"]) for a in anomalies], ("kind", "command", "detail")) if anomalies else "<p>none</p>"}
 </body></html>
 """
     path.write_text(html, encoding="utf-8")

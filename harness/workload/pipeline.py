@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 
-from harness.history.model import History, Op
+from harness.history.model import History, Op, OpFn
 from harness.stack.state import StackState
+from harness.workload.pacing import Pacer, parse_retry_after, retry_delay
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -42,6 +43,11 @@ class WorkloadConfig:
     request_timeout_s: float = 5.0
     recovery_s: float = 90.0  # after the heal: how long commands get to become final
     seed: int = 0
+    # Reads after the heal are paced under the per-user rate limit (the reference gateway
+    # refills 100 tokens/s; half of it leaves room for anything else the user does), halved on
+    # every 429; each final read and scan page is retried until `readback_s` has passed.
+    read_rate_per_s: float = 50.0
+    readback_s: float = 120.0
 
 
 @dataclass
@@ -54,13 +60,18 @@ class Workload:
     unknown: list[tuple[str, str]] = field(default_factory=list)  # (key, text) to resolve
     progress: Callable[[str], None] = lambda _msg: None
 
+    transport: httpx.AsyncBaseTransport | None = None  # tests: an in-process gateway
+
     def __post_init__(self) -> None:
         self.rng = random.Random(self.config.seed)
         self.http = httpx.AsyncClient(
             base_url=self.stack.endpoints["gateway"],
             timeout=self.config.request_timeout_s,
             limits=httpx.Limits(max_connections=64),
+            transport=self.transport,
         )
+        self.pacer = Pacer(self.config.read_rate_per_s)
+        self.readback: dict[str, Any] = {"retries": 0, "errors": {}}
         self._token: str | None = None
         self._next_process = 0
 
@@ -108,22 +119,66 @@ class Workload:
             op, "fail", error=f"HTTP {resp.status_code}: {resp.text[:200]}"
         )
 
-    async def read(self, cid: str, f: str = "read", process: int | None = None) -> Op:
+    async def read(self, cid: str, f: OpFn = "read", process: int | None = None) -> Op:
+        op, _status = await self._read_once(cid, f, process)
+        return op
+
+    async def _read_once(self, cid: str, f: OpFn, process: int | None) -> tuple[Op, int | None]:
+        """One paced status read, recorded; also the HTTP status (None: no answer)."""
         process = process if process is not None else self._process()
-        op = self.history.invoke(process, f, command_id=cid)  # type: ignore[arg-type]
+        await self.pacer.wait()
+        op = self.history.invoke(process, f, command_id=cid)
         try:
             resp = await self.http.get(f"{API}/commands/{cid}", headers=await self._auth())
         except httpx.HTTPError as exc:
-            return self.history.complete(op, "fail", error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            return self.history.complete(op, "fail", error=error), None
         if resp.status_code == 404:
-            return self.history.complete(op, "ok", value={"status": "not-found"})
+            return self.history.complete(op, "ok", value={"status": "not-found"}), 404
         if resp.status_code != 200:
-            if resp.status_code == 401:
-                self._token = None
-            return self.history.complete(op, "fail", error=f"HTTP {resp.status_code}")
+            self._answered_badly(resp)
+            error = f"HTTP {resp.status_code}"
+            return self.history.complete(op, "fail", error=error), resp.status_code
+        self.pacer.answered()
         body = resp.json()
         value = {k: body.get(k) for k in ("status", "final", "alt_id", "last_id", "atlas_id")}
-        return self.history.complete(op, "ok", value=value)
+        return self.history.complete(op, "ok", value=value), 200
+
+    def _answered_badly(self, resp: httpx.Response) -> None:
+        if resp.status_code == 401:
+            self._token = None  # expired: log in again on the next request
+        elif resp.status_code == 429:
+            self.pacer.throttled(parse_retry_after(resp.headers.get("Retry-After")))
+
+    async def read_back(self, cids: list[str], f: OpFn, deadline: float, process: int) -> None:
+        """Read every command once; then read again, after a back-off, those whose read failed
+        transiently (429, 5xx, timeout, reset), pass after pass, until all are read or the
+        deadline passes. Every attempt is in the history."""
+        pending, attempt = cids, 0
+        while pending:
+            failed: list[str] = []
+            delay = 0.0
+            for cid in pending:
+                op, status = await self._read_once(cid, f, process)
+                if op.type == "ok":
+                    continue
+                self._note_error(op.error or "?")
+                wait = retry_delay(status, attempt + 1)
+                if wait is not None:
+                    failed.append(cid)
+                    delay = max(delay, wait)
+            attempt += 1
+            if not failed or time.monotonic() + delay >= deadline:
+                return
+            self.readback["retries"] += len(failed)
+            if delay:
+                await asyncio.sleep(delay)  # back-off before the next pass, bounded by deadline
+            pending = failed
+
+    def _note_error(self, error: str) -> None:
+        errors: dict[str, int] = self.readback["errors"]
+        kind = error.split(":")[0]
+        errors[kind] = errors.get(kind, 0) + 1
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -169,6 +224,7 @@ class Workload:
         deadline = time.monotonic() + self.config.recovery_s
         while pending and time.monotonic() < deadline:
             key, text = pending.pop(0)
+            await self.pacer.wait()
             done = await self.submit(key, text, process=process)
             if done.type != "ok":
                 pending.append((key, text))
@@ -184,10 +240,22 @@ class Workload:
                     waiting.discard(cid)
             if waiting:
                 await asyncio.sleep(0.5)  # polling the system under test, bounded by deadline
-        for cid in self.accepted:
-            await self.read(cid, f="final-read", process=process)
+        started = time.monotonic()
+        self.progress(
+            f"reading back {len(self.accepted)} commands"
+            f" (paced at {self.pacer.rate_per_s:.0f}/s, retried for {self.config.readback_s:.0f}s)"
+        )
+        throttled_before = self.pacer.stats.throttled
+        readback_deadline = started + self.config.readback_s
+        await self.read_back(self.accepted, "final-read", readback_deadline, process)
         await self._wait_for_index(time.monotonic() + INDEX_LAG_S)
-        await self.scan(process)
+        await self.scan(process, readback_deadline + INDEX_LAG_S)
+        self.readback.update(
+            commands=len(self.accepted),
+            seconds=round(time.monotonic() - started, 1),
+            throttled=self.pacer.stats.throttled - throttled_before,
+            pacer=self.pacer.stats.to_json(),
+        )
 
     async def _wait_for_index(self, deadline: float) -> None:
         """Search is eventually consistent (refreshed about every second, and caught up from
@@ -212,30 +280,57 @@ class Workload:
                 return
             await asyncio.sleep(1.0)  # the index refresh interval; bounded by the deadline
 
-    async def _atlas_by_command(self) -> dict[str, list[str]]:
+    async def _search_page(self, page: int, deadline: float) -> dict[str, Any]:
+        """One page of this run's archive records, retried like a final read."""
+        attempt = 0
+        while True:
+            await self.pacer.wait()
+            status: int | None = None
+            try:
+                resp = await self.http.get(
+                    f"{API}/archive/search",
+                    params={"q": self.token, "size": 100, "page": page},
+                    headers=await self._auth(),
+                )
+                status = resp.status_code
+                if status == 200:
+                    self.pacer.answered()
+                    body: dict[str, Any] = resp.json()
+                    return body
+                self._answered_badly(resp)
+                error: httpx.HTTPError = httpx.HTTPStatusError(
+                    f"search page {page}: HTTP {status}", request=resp.request, response=resp
+                )
+            except httpx.HTTPError as exc:
+                error = exc
+            self._note_error(f"HTTP {status}" if status else type(error).__name__)
+            attempt += 1
+            delay = retry_delay(status, attempt)
+            if delay is None or time.monotonic() + delay >= deadline:
+                raise error
+            self.readback["retries"] += 1
+            if delay:
+                await asyncio.sleep(delay)  # back-off before the retry, bounded by deadline
+
+    async def _atlas_by_command(self, deadline: float | None = None) -> dict[str, list[str]]:
         """Every archive record of this run (found by its token): command id → atlas ids."""
+        deadline = time.monotonic() if deadline is None else deadline
         atlas: dict[str, list[str]] = {}
         page = 1
         while True:
-            resp = await self.http.get(
-                f"{API}/archive/search",
-                params={"q": self.token, "size": 100, "page": page},
-                headers=await self._auth(),
-            )
-            resp.raise_for_status()
-            body: dict[str, Any] = resp.json()
+            body = await self._search_page(page, deadline)
             for item in body["items"]:
                 atlas.setdefault(item["command_id"], []).append(item["id"])
             if page * 100 >= body["total"]:
                 return atlas
             page += 1
 
-    async def scan(self, process: int) -> None:
+    async def scan(self, process: int, deadline: float | None = None) -> None:
         op = self.history.invoke(process, "scan")
         try:
-            atlas = await self._atlas_by_command()
+            atlas = await self._atlas_by_command(deadline)
         except httpx.HTTPError as exc:
-            self.history.complete(op, "fail", error=f"scan: {exc}")
+            self.history.complete(op, "fail", error=f"scan: {type(exc).__name__}: {exc}")
             return
         by_key: dict[str, list[str]] = {}
         for o in self.history.ops:

@@ -65,8 +65,8 @@ async def test_malformed_event_goes_to_dlq(stack, gateway: GatewayClient, payloa
     finally:
         await nc.close()
 
-    async def _landed() -> list[dict[str, Any]] | None:
-        return await _dlq_records(stack.endpoints["nats"], "segmentation", marker) or None
+    async def _landed() -> list[dict[str, Any]]:
+        return await _dlq_records(stack.endpoints["nats"], "segmentation", marker)
 
     records = await poll_until(_landed, 30, f"poison message {marker} in altlas.dlq.segmentation")
     assert "invalid payload" in records[0]["reason"], records[0]

@@ -167,13 +167,13 @@ def test_duplicated(where: str) -> None:
     assert_only(check(h.build()), "duplicated")
 
 
-@pytest.mark.parametrize("final", ["running", "completed", "failed with LAST", None])
-def test_stuck_when_not_final_after_recovery(final: str | None) -> None:
+@pytest.mark.parametrize("final", ["running", "completed", "failed with LAST"])
+def test_stuck_when_not_final_after_recovery(final: str) -> None:
     h = HistoryBuilder()
     cid = h.accepted("k1")
     if final == "failed with LAST":
         h.final_read(cid, "failed", last_id="last-1")
-    elif final is not None:
+    else:
         h.final_read(cid, final)
     assert_only(check(h.build()), "stuck")
 
@@ -360,3 +360,79 @@ def test_clean_runs_pass_and_one_corruption_is_caught(
     else:
         run.atlas["ghost"] = ["atlas-ghost"]
     assert_only(check(run.build()), CORRUPTIONS[corruption])
+
+
+def _failed_final_reads(h: HistoryBuilder, cid: str, errors: list[str]) -> list[Op]:
+    """The history with final reads of `cid` that each failed with one of `errors`."""
+    ops = h.build()
+    scan = ops[-2:]
+    ops = ops[:-2]
+    t = ops[-1].time if ops else 0.0
+    for error in errors:
+        t += 0.01
+        ops.append(Op(len(ops), 99, "invoke", "final-read", t, cid))
+        t += 0.01
+        ops.append(Op(len(ops), 99, "fail", "final-read", t, cid, error=error))
+    return ops + [
+        Op(len(ops) + i, s.process, s.type, s.f, t + 1 + i, s.command_id, s.value)
+        for i, s in enumerate(scan)
+    ]
+
+
+def test_a_command_never_read_back_is_unknown_not_stuck() -> None:
+    h = HistoryBuilder()
+    archived_command(h, "k1")
+    cid = h.accepted("k2")
+    h.read(cid, "archived")  # read archived once, then every final read was refused
+    verdict = check(_failed_final_reads(h, cid, ["HTTP 429"] * 4 + ["ReadTimeout: timed out"]))
+    assert verdict.status == "UNKNOWN", f"expected UNKNOWN, not a verdict:\n{verdict}"
+    assert verdict.by_kind == dict.fromkeys(KINDS, 0), f"expected no anomaly:\n{verdict}"
+    assert not verdict.valid and verdict.exit_code == 3, "expected UNKNOWN to fail, with exit 3"
+    [unread] = verdict.unread
+    assert unread.command_id == cid
+    assert dict(unread.errors) == {"HTTP 429": 4, "ReadTimeout": 1}, unread
+    assert "not read back" in str(verdict) and "HTTP 429 ×4" in str(verdict), str(verdict)
+
+
+def test_an_anomaly_outweighs_unread_commands() -> None:
+    h = HistoryBuilder()
+    h.final_read(h.accepted("k1"), "running")
+    cid = h.accepted("k2")
+    verdict = check(_failed_final_reads(h, cid, ["HTTP 503"]))
+    assert verdict.status == "INVALID" and verdict.exit_code == 1, str(verdict)
+    assert len(verdict.unread) == 1, str(verdict)
+
+
+def test_a_failed_scan_is_unknown() -> None:
+    h = HistoryBuilder()
+    archived_command(h, "k1")
+    ops = h.build()[:-2]
+    t = ops[-1].time
+    ops += [
+        Op(len(ops), -1, "invoke", "scan", t + 1),
+        Op(len(ops) + 1, -1, "fail", "scan", t + 2, error="scan: HTTPStatusError: HTTP 429"),
+    ]
+    verdict = check(ops)
+    assert verdict.status == "UNKNOWN", f"expected an unscanned archive to be UNKNOWN:\n{verdict}"
+    assert [(u.command_id, dict(u.errors)) for u in verdict.unread] == [
+        (None, {"HTTPStatusError": 1})
+    ]
+
+
+def test_anomalies_are_grouped_by_kind_and_cause() -> None:
+    h = HistoryBuilder()
+    for n in range(7):
+        h.final_read(h.accepted(f"r{n}"), "running")
+    h.final_read(h.accepted("c1"), "completed")
+    h.final_read(h.accepted("l1"), "not-found")
+    verdict = check(h.build())
+    groups = [(g.kind, g.cause, g.count, len(g.examples)) for g in verdict.groups()]
+    assert groups == [
+        ("lost", "accepted, then the final-read found nothing", 1, 1),
+        ("stuck", "still running at the final-read", 7, 3),
+        ("stuck", "still completed at the final-read", 1, 1),
+    ], groups
+    text = str(verdict)
+    assert "stuck × 7: still running at the final-read" in text, text
+    assert "… and 4 more" in text, text
+    assert len(verdict.to_json()["anomalies"]) == 9, "expected every anomaly in the JSON"
