@@ -73,7 +73,7 @@ TEST_AFTER :=
 # HARNESS_TEST_MODE: the stack the tests start mounts test-only endpoints (the archive's Pact
 # provider-state hook), which the contract verification in contracts/ needs.
 test: setup check  ## everything that fits in CI: lint, types, unit, infra, end-to-end (starts its own stack)
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1} $(PY) -m pytest -q -m "not docker"
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1} $(PY) -m pytest -q -m "not docker and not k8s_local"
 	@for t in $(TEST_AFTER); do echo "== make $$t"; $(MAKE) --no-print-directory $$t || exit 1; done
 
 # FUZZ_MAX_EXAMPLES: test cases per operation; FUZZ_MAX_TIME: seconds per service, fuzzing and

@@ -122,6 +122,15 @@ async def _down(settings: HarnessSettings) -> int:
     try:
         state = load_state(settings)
     except NoStack:
+        # A local Kubernetes cluster whose deploy failed has no state file: stop it too.
+        from harness.k8s.localcluster import LocalCluster
+
+        cluster = LocalCluster(settings.state_dir.resolve() / "k8s-local")
+        if cluster.records():
+            from harness.stack.k8s_local import stop_cluster
+
+            await stop_cluster(cluster, lambda m: print(m, file=sys.stderr))
+            return 0
         print("no stack is running", file=sys.stderr)
         return 0
     if state.target not in TARGETS:
@@ -226,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         "--target",
         choices=TARGETS,
         default=settings.target,
-        help="local: processes on this machine; docker: containers; kind: a kind cluster",
+        help=(
+            "local: processes on this machine; docker: containers; kind: a kind cluster;"
+            " k8s-local: a Kubernetes cluster built and run on this machine"
+        ),
     )
     st = sub.add_parser("status", help="health of every component")
     st.add_argument("--json", action="store_true", help="machine-readable, includes the state file")

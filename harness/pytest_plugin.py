@@ -31,6 +31,7 @@ FOLDER_MARKERS = {
     "contracts": ("contract",),
     "scenarios/docker": ("docker", "stack", "slow"),
     "scenarios/load": ("load", "stack", "slow"),
+    "scenarios/k8s_local": ("k8s_local", "stack", "slow"),
 }
 
 

@@ -10,6 +10,7 @@ way. Local images are tagged with their version and only built when missing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -142,13 +143,25 @@ def configured(settings: HarnessSettings) -> dict[str, str]:
     }
 
 
+def recipe_digest(name: str) -> str:
+    """Eight hex digits of what the local image of `name` is built from besides its binaries
+    (Dockerfile, entrypoint, generated configuration): the tag changes when they do, so an
+    image built from an older recipe is never reused."""
+    digest = hashlib.sha256()
+    for path in sorted(INFRA_DIR.glob(f"{name}*")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    if name == "opensearch":
+        digest.update(json.dumps(opensearch_config(), sort_keys=True).encode())
+    return digest.hexdigest()[:8]
+
+
 def build_local_image(
     docker_client: Any, name: str, settings: HarnessSettings, progress: Progress = _quiet
 ) -> str:
     """Build (unless it exists) the local image of one dependency; returns its ref."""
     with tempfile.TemporaryDirectory(prefix=f"altlas-{name}-") as tmp:
         context = Path(tmp)
-        ref = _STAGERS[name](context, settings)
+        ref = f"{_STAGERS[name](context, settings)}-{recipe_digest(name)}"
         if engine.image_present(docker_client, ref):
             return ref
         buildargs = {}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ComponentFailed, ReadinessTimeout
+from harness.errors import ComponentFailed, HarnessError, ReadinessTimeout
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -52,6 +52,32 @@ async def wait_for_port(host: str, port: int, timeout_s: float, what: str) -> No
         return True
 
     await poll(_open, timeout_s, what)
+
+
+async def run_command(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    what: str,
+    error: Callable[[str], Exception] = HarnessError,
+) -> str:
+    """Run a command to completion and return its stdout; raise `error(message)` naming
+    `what`, the command and the end of its stderr when it fails or outlives `timeout_s`."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise error(f"{what}: no result after {timeout_s:.0f}s ({' '.join(argv)})") from None
+    if proc.returncode != 0:
+        raise error(
+            f"{what} failed ({' '.join(argv)}, exit {proc.returncode}):\n"
+            f"{err.decode(errors='replace')[-3000:]}"
+        )
+    return out.decode(errors="replace")
 
 
 async def poll(

@@ -20,11 +20,17 @@ RESTART_DELAY_S = 0.5
 
 
 def argv_for(
-    kubectl: str, context: str, namespace: str, resource: str, ports: list[str]
+    kubectl: str,
+    context: str,
+    namespace: str,
+    resource: str,
+    ports: list[str],
+    kubeconfig: str | None = None,
 ) -> list[str]:
     return [
         kubectl,
         "port-forward",
+        *(["--kubeconfig", kubeconfig] if kubeconfig else []),
         "--context",
         context,
         "--namespace",
@@ -39,12 +45,15 @@ def argv_for(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kubectl", default="kubectl")
+    parser.add_argument("--kubeconfig", default=None, help="default: kubectl's own")
     parser.add_argument("--context", required=True)
     parser.add_argument("--namespace", required=True)
     parser.add_argument("resource", help="e.g. svc/gateway")
     parser.add_argument("ports", nargs="+", help="LOCAL:REMOTE")
     args = parser.parse_args(argv)
-    command = argv_for(args.kubectl, args.context, args.namespace, args.resource, args.ports)
+    command = argv_for(
+        args.kubectl, args.context, args.namespace, args.resource, args.ports, args.kubeconfig
+    )
     child: subprocess.Popen[bytes] | None = None
     stopping = False
 

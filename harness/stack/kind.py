@@ -31,6 +31,7 @@ from harness.infra._process import (
     ProcessRecord,
     free_port,
     poll,
+    run_command,
     terminate_pid,
     wait_for_port,
 )
@@ -116,23 +117,7 @@ class SubprocessRunner:
         return found
 
     async def run(self, argv: Sequence[str], *, timeout_s: float, what: str) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise KindError(
-                f"{what}: no result after {timeout_s:.0f}s ({' '.join(argv)})"
-            ) from None
-        if proc.returncode != 0:
-            raise KindError(
-                f"{what} failed ({' '.join(argv)}, exit {proc.returncode}):\n"
-                f"{err.decode(errors='replace')[-3000:]}"
-            )
-        return out.decode(errors="replace")
+        return await run_command(argv, timeout_s=timeout_s, what=what, error=KindError)
 
     def spawn(self, name: str, argv: Sequence[str], log: Path, **extra: object) -> ProcessRecord:
         process = ManagedProcess(name, argv, log_path=log, cwd=render.ROOT)
@@ -181,26 +166,43 @@ class KindStack:
     def workdir(self) -> Path:
         return self.settings.state_dir.resolve() / "kind"
 
+    target = "kind"
+    namespace = NAMESPACE
+    overlay = OVERLAY
+
+    def cluster_args(self) -> list[str]:
+        """kubectl's flags that select this target's cluster."""
+        return ["--context", CONTEXT]
+
     def kubectl(self, *args: str) -> list[str]:
-        return [self.runner.which("kubectl"), "--context", CONTEXT, *args]
+        return [self.runner.which("kubectl"), *self.cluster_args(), *args]
+
+    async def load_images(self, refs: Sequence[str]) -> None:
+        """Make the images the Docker engine built runnable on the cluster's nodes."""
+        self.progress("loading the images into the kind nodes…")
+        await self.runner.run(
+            [self.runner.which("kind"), "load", "docker-image", *refs, "--name", CLUSTER],
+            timeout_s=900,
+            what="kind load docker-image",
+        )
 
     async def up(self) -> StackState:
         if self.settings.state_file.exists():
             raise KindError(
                 f"a stack is already described by {self.settings.state_file}; run `harness down`"
             )
-        kind = self.runner.which("kind")
+        self.runner.which("kind")
         self.runner.which("docker")
         t0 = time.perf_counter()
         clusters = await self.runner.run(
-            [kind, "get", "clusters"], timeout_s=60, what="kind get clusters"
+            [self.runner.which("kind"), "get", "clusters"], timeout_s=60, what="kind get clusters"
         )
         created = CLUSTER not in clusters.split()
         if created:
             self.progress(f"creating the kind cluster {CLUSTER} ({KIND_CONFIG.name})…")
             await self.runner.run(
                 [
-                    kind,
+                    self.runner.which("kind"),
                     "create",
                     "cluster",
                     "--name",
@@ -216,7 +218,7 @@ class KindStack:
         else:
             self.progress(f"reusing the kind cluster {CLUSTER}")
         try:
-            return await self._deploy(kind, created, t0)
+            return await self._deploy(created, t0)
         except BaseException:
             if created:
                 self.progress(
@@ -226,21 +228,16 @@ class KindStack:
                 )
             raise
 
-    async def _deploy(self, kind: str, created: bool, t0: float) -> StackState:
+    async def _deploy(self, created: bool, t0: float) -> StackState:
         """Images, manifests, rollouts, port-forwards and the state file, on a running cluster."""
         self.progress(f"building the service images (tag {self.tag})…")
         refs = await asyncio.to_thread(self.build_images, self.tag, self.progress)
         missing = sorted(set(SERVICES) - set(refs))
         if missing:
             raise KindError(f"the image build returned no image for {', '.join(missing)}")
-        self.progress("loading the images into the kind nodes…")
-        await self.runner.run(
-            [kind, "load", "docker-image", *(refs[s] for s in SERVICES), "--name", CLUSTER],
-            timeout_s=900,
-            what="kind load docker-image",
-        )
+        await self.load_images([refs[s] for s in SERVICES])
         manifests = await self.render(refs)
-        self.progress(f"applying {manifests.name} to {CONTEXT}…")
+        self.progress(f"applying {manifests.name} to the {self.target} cluster…")
         await self.runner.run(
             self.kubectl(
                 "apply", "--server-side", "--field-manager=altlas-harness", "-f", str(manifests)
@@ -254,7 +251,7 @@ class KindStack:
                 await self.runner.run(
                     self.kubectl(
                         "--namespace",
-                        NAMESPACE,
+                        self.namespace,
                         "rollout",
                         "status",
                         rollout,
@@ -265,29 +262,37 @@ class KindStack:
                 )
             except KindError as exc:
                 pods = await self.runner.run(
-                    self.kubectl("--namespace", NAMESPACE, "get", "pods", "-o", "wide"),
+                    self.kubectl("--namespace", self.namespace, "get", "pods", "-o", "wide"),
                     timeout_s=60,
                     what="kubectl get pods",
                 )
-                raise KindError(f"{exc}\npods in {NAMESPACE}:\n{pods}") from exc
+                raise KindError(f"{exc}\npods in {self.namespace}:\n{pods}") from exc
         records = await self.forward(created)
         state = self.state(records, refs, created)
         state.save(self.settings.state_file)
-        self.progress(f"kind stack up in {time.perf_counter() - t0:.0f}s")
+        self.progress(f"{self.target} stack up in {time.perf_counter() - t0:.0f}s")
         return state
 
+    def cluster_name(self) -> str:
+        return CLUSTER
+
+    def extra_images(self) -> list[dict[str, str]]:
+        """More kustomize `images` entries (the kind nodes pull the dependencies' images)."""
+        return []
+
     async def render(self, refs: dict[str, str]) -> Path:
-        """The kind overlay with the images just built, rendered to a file (kept for reading)."""
+        """The overlay with the images just built, rendered to a file (kept for reading)."""
         ensure_secrets(SECRETS)
         images = []
         for service in SERVICES:
             name, _, tag = refs[service].rpartition(":")
             images.append({"name": f"altlas/{service}", "newName": name, "newTag": tag})
-        render.write_kustomization(self.workdir, resources=[OVERLAY], extra={"images": images})
+        images += self.extra_images()
+        render.write_kustomization(self.workdir, resources=[self.overlay], extra={"images": images})
         text = await self.runner.run(
             [self.runner.which("kustomize"), "build", str(self.workdir)],
             timeout_s=120,
-            what="kustomize build of the kind overlay",
+            what=f"kustomize build of the {self.overlay.name} overlay",
         )
         out = self.workdir / "manifests.yaml"
         out.write_text(text)
@@ -307,17 +312,16 @@ class KindStack:
                     "harness.k8s.portforward",
                     "--kubectl",
                     self.runner.which("kubectl"),
-                    "--context",
-                    CONTEXT,
+                    *self.cluster_args(),
                     "--namespace",
-                    NAMESPACE,
+                    self.namespace,
                     fwd.resource,
                     *(f"{port}:{remote}" for remote, port in local.items()),
                 ]
                 extra: dict[str, object] = {
                     "port_forward": fwd.resource,
                     "local_ports": {str(r): p for r, p in local.items()},
-                    "cluster": CLUSTER,
+                    "cluster": self.cluster_name(),
                     "created_cluster": created,
                 }
                 if fwd.component == "nats":
@@ -353,15 +357,16 @@ class KindStack:
             ),
         }
         return StackState(
-            target="kind",
+            target=self.target,
             endpoints=endpoints,
             credentials={**DEMO_USERS, "load": LOAD_USERS},
             processes=records,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             state_dir=str(self.settings.state_dir.resolve()),
             notes=[
-                f"kind cluster {CLUSTER} ({'created' if created else 'reused'}), context {CONTEXT},"
-                f" namespace {NAMESPACE}; endpoints are supervised port-forwards",
+                f"{self.target} cluster {self.cluster_name()}"
+                f" ({'created' if created else 'reused'}), kubectl {' '.join(self.cluster_args())},"
+                f" namespace {self.namespace}; endpoints are supervised port-forwards",
                 "images: " + ", ".join(refs[s] for s in SERVICES),
                 f"manifests applied: {self.workdir / 'manifests.yaml'}",
             ],

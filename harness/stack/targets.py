@@ -1,7 +1,8 @@
-"""Stack targets by name: `local`, `docker`, `kind`.
+"""Stack targets by name: `local`, `docker`, `kind`, `k8s-local`.
 
 Each target is a module `harness.stack.<name>` with
-`async up(settings, progress) -> StackState` and `async down(settings, state, progress)`, and
+`async up(settings, progress) -> StackState` and `async down(settings, state, progress)` (a
+hyphen in the name is an underscore in the module's), and
 writes the same state file, so every suite runs unchanged against it. Modules are imported on
 use: the docker and kind targets need packages and tools the local target does not.
 """
@@ -16,7 +17,7 @@ from harness.errors import HarnessError
 from harness.settings import HarnessSettings
 from harness.stack.state import StackState
 
-TARGETS = ("local", "docker", "kind")
+TARGETS = ("local", "docker", "kind", "k8s-local")
 
 Progress = Callable[[str], None]
 
@@ -33,9 +34,10 @@ def target(name: str) -> Target:
     """The module that starts and stops stacks of this target."""
     if name not in TARGETS:
         raise HarnessError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
+    module = f"harness.stack.{name.replace('-', '_')}"
     try:
-        return cast(Target, importlib.import_module(f"harness.stack.{name}"))
+        return cast(Target, importlib.import_module(module))
     except ModuleNotFoundError as exc:
-        if exc.name != f"harness.stack.{name}":
+        if exc.name != module:
             raise HarnessError(f"the {name} target needs {exc.name!r}: run `make setup`") from exc
         raise HarnessError(f"the {name} target is not built into this harness yet") from exc

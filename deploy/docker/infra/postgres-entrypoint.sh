@@ -1,7 +1,9 @@
 #!/bin/sh
 # The official postgres image's start-up, the part the harness relies on: initialise PGDATA on
 # first start with POSTGRES_USER / POSTGRES_PASSWORD (password auth from any address), create
-# POSTGRES_DB, then exec the server.
+# POSTGRES_DB, run the scripts in /docker-entrypoint-initdb.d (*.sh sourced, *.sql through psql,
+# against a server listening on the socket only, as the official image does: the Kubernetes
+# base creates its per-service roles that way), then exec the server.
 set -eu
 case "${1:-postgres}" in -*) set -- postgres "$@" ;; esac
 if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
@@ -18,6 +20,20 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   db="${POSTGRES_DB:-$user}"
   if [ "$db" != postgres ]; then
     echo "CREATE DATABASE \"$db\"" | postgres --single -D "$PGDATA" postgres >/dev/null
+  fi
+  scripts="$(ls /docker-entrypoint-initdb.d/*.sh /docker-entrypoint-initdb.d/*.sql 2>/dev/null || true)"
+  if [ -n "$scripts" ]; then
+    pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" start >/dev/null
+    export PGHOST=/var/run/postgresql PGUSER="$user" POSTGRES_USER="$user"
+    for f in $(printf '%s\n' $scripts | sort); do
+      echo "docker-entrypoint.sh: running $f"
+      case "$f" in
+        *.sh) . "$f" ;;
+        *.sql) psql -v ON_ERROR_STOP=1 --username "$user" --dbname "$db" -f "$f" ;;
+      esac
+    done
+    pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+    unset PGHOST PGUSER
   fi
 fi
 exec "$@"
