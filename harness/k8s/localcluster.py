@@ -111,6 +111,10 @@ STOP_ORDER = (
 )
 
 
+# Under the cluster's root: what a cluster's run leaves (all removed by a clean `down`).
+STATE_DIRS = ("etcd", "containerd-root", "run", "kubelet", "cni", "volumes", "deploy", "images")
+
+
 class ClusterError(HarnessError):
     """A step of the local cluster failed; the message says which and what it printed."""
 
@@ -230,6 +234,7 @@ class LocalCluster:
             await self.down()
         t0 = time.perf_counter()
         self._check_ports_free()
+        self._wipe_state()
         self._certificates()
         records: dict[str, ProcessRecord] = {}
         try:
@@ -644,10 +649,14 @@ conntrack: {{maxPerCore: 0}}
         if not left:
             # Kept otherwise: the next `harness down` finds the cluster again and retries.
             self.record_file.unlink(missing_ok=True)
-            # Keep the PKI and the logs for reading; the rest is state of a cluster that is gone.
-            for sub in ("etcd", "containerd-root", "run", "kubelet", "cni", "volumes", "deploy"):
-                shutil.rmtree(self.root / sub, ignore_errors=True)
+            self._wipe_state()
         return left
+
+    def _wipe_state(self) -> None:
+        """Keep the PKI and the logs for reading; the rest is state of a cluster that is gone
+        (a new one must not start on an old one's etcd, images or volumes)."""
+        for sub in STATE_DIRS:
+            shutil.rmtree(self.root / sub, ignore_errors=True)
 
     def _kill_containers(self) -> None:
         tasks = _run(self.ctr("tasks", "ls", "-q"), check=False).split()

@@ -93,10 +93,13 @@ def test_network_policies_let_through_only_what_they_allow(
     segmentation = _pods(core, "segmentation")[0].metadata.name
     # The gateway may talk to PostgreSQL (allowed by name, resolved by the cluster's DNS) …
     assert _connect_from(cluster, gateway, "postgres", 5432) == "connected"
-    # … segmentation may not: the base's default deny drops the packets (a timeout, not a
-    # refusal, proves they were dropped on the way, not refused by a listener).
+    # … segmentation may not: the base's default deny stops it on the way. kube-router rejects
+    # such packets (a refusal; other enforcers drop them: a timeout). PostgreSQL listens (the
+    # gateway just connected to the same name), so the refusal is the policy's, not a listener's.
     got = _connect_from(cluster, segmentation, "postgres", 5432)
-    assert got in {"TimeoutError", "timeout"}, f"expected segmentation→postgres dropped: {got}"
+    assert got in {"ConnectionRefusedError", "TimeoutError"}, (
+        f"expected segmentation→postgres stopped by the NetworkPolicy, got {got}"
+    )
 
 
 def _host_pid(cluster: LocalCluster, container_id: str) -> int:
@@ -178,3 +181,27 @@ async def test_a_statefulset_pod_deleted_comes_back_with_its_data(
     # Through the supervised port-forward, which follows the new pod.
     found = await poll_until(_read, 120, "the marker row through the new postgres-0")
     assert found == [marker], f"expected the row written before the deletion, got {found}"
+
+
+def test_opensearch_pods_form_the_cluster_the_base_names(stack: StackState, apps: Any) -> None:
+    # Found on the first real run: the local image ignored the base's settings, so each pod was
+    # a one-node cluster of its own behind one Service, and a search missed what the others held.
+    import httpx
+
+    replicas = apps.read_namespaced_stateful_set("opensearch", NAMESPACE).spec.replicas
+    url = stack.endpoints["opensearch"]
+    health = httpx.get(f"{url}/_cluster/health", timeout=10).json()
+    assert (health["cluster_name"], health["number_of_nodes"]) == ("altlas", replicas), health
+    nodes = httpx.get(f"{url}/_cat/nodes?h=name&format=json", timeout=10).json()
+    assert sorted(n["name"] for n in nodes) == [f"opensearch-{i}" for i in range(replicas)]
+
+
+async def test_metrics_server_serves_node_and_pod_metrics(cluster: LocalCluster) -> None:
+    # Found on the first real run: pods had no route to the node's address, so metrics-server
+    # could not scrape the kubelet and the HPAs had nothing to scale on.
+    async def _top() -> str:
+        done = await asyncio.to_thread(_kubectl, cluster, "-n", NAMESPACE, "top", "pod")
+        return done.stdout if done.returncode == 0 and "gateway" in done.stdout else ""
+
+    table = await poll_until(_top, 120, "`kubectl top pod` to list the ALT_LAS pods")
+    assert "MEMORY" in table, table
