@@ -59,3 +59,5 @@ k8s-local-test: setup k8s-local-deps k8s-tools k8s-addons docker-images  ## k8s-
 	fi; \
 	$(K8S_LOCAL_ENV) $(VENV)/bin/harness down || rc=$$?; \
 	echo "k8s-local-test: suite took $$(( $$(date +%s) - start ))s"; exit $$rc
+
+TEST_AFTER += k8s-local-test
