@@ -57,6 +57,14 @@ def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _s(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds:.1f}"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} ×{n}" for name, n in counts.items()) or "none"
+
+
 def _ms(value: float | None) -> str:
     return Latency.format_ms(value)
 
@@ -132,7 +140,7 @@ def write_html(path: Path, report: dict[str, Any], ops: Sequence[Op]) -> None:
     readback = (
         f"<p>Read-back: {rb.get('commands', 0)} commands in {rb.get('seconds', 0)} s,"
         f" {rb.get('retries', 0)} retries, {rb.get('throttled', 0)} answered 429"
-        f" (errors by kind: {escape(str(rb.get('errors') or 'none'))}).</p>"
+        f" (errors by kind: {escape(_counts(rb.get('errors') or {}))}).</p>"
         if rb
         else ""
     )
@@ -162,7 +170,7 @@ Run token <code>{escape(report["token"])}</code>. Red bands are fault windows.</
 <h2>Latency</h2>
 {_table(_latency_rows(verdict["latency_ms"]), ("what", "n", "p50", "p95", "p99", "max"))}
 <h2>Fault schedule</h2>
-{_table([(f["at"], f["kind"], f["target"], f["duration"], f["injected_at"], f["healed_at"], f["error"] or "") for f in report["faults"]], ("planned at s", "kind", "target", "duration s", "injected at s", "healed at s", "error"))}
+{_table([(_s(f["at"]), f["kind"], f["target"], _s(f["duration"]), _s(f["injected_at"]), _s(f["healed_at"]), f["error"] or "") for f in report["faults"]], ("planned at s", "kind", "target", "duration s", "injected at s", "healed at s", "error"))}
 </body></html>
 """
     path.write_text(html, encoding="utf-8")
