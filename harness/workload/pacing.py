@@ -58,6 +58,8 @@ class Pacer:
         if self.rate_per_s <= 0 or self.min_rate_per_s <= 0:
             raise ValueError("pacing rates must be positive")
         self.ceiling = self.max_rate_per_s or self.rate_per_s
+        # A 429 never speeds the pace up, however slow it started.
+        self.min_rate_per_s = min(self.min_rate_per_s, self.rate_per_s)
         self._next_at = self.clock()
         self._lock = asyncio.Lock()
 

@@ -159,6 +159,8 @@ class Workload:
             failed: list[str] = []
             delay = 0.0
             for cid in pending:
+                if attempt and time.monotonic() >= deadline:
+                    return  # a retry pass stops at the deadline; what is left is unread
                 op, status = await self._read_once(cid, f, process)
                 if op.type == "ok":
                     continue
@@ -249,7 +251,8 @@ class Workload:
         readback_deadline = started + self.config.readback_s
         await self.read_back(self.accepted, "final-read", readback_deadline, process)
         await self._wait_for_index(time.monotonic() + INDEX_LAG_S)
-        await self.scan(process, readback_deadline + INDEX_LAG_S)
+        # The scan gets retries of its own even when the read-back used its whole budget.
+        await self.scan(process, max(readback_deadline, time.monotonic()) + INDEX_LAG_S)
         self.readback.update(
             commands=len(self.accepted),
             seconds=round(time.monotonic() - started, 1),

@@ -151,6 +151,12 @@ def test_pacer_spaces_requests_and_backs_off_on_429() -> None:
     assert pacer.rate_per_s == 10.0, "expected the pace to recover, never above the start"
 
 
+def test_a_429_never_speeds_a_slow_pace_up() -> None:
+    pacer = Pacer(1.0, clock=lambda: 0.0)
+    pacer.throttled(0.0)
+    assert pacer.rate_per_s <= 1.0, f"expected at most the starting 1/s, got {pacer.rate_per_s}"
+
+
 @pytest.mark.parametrize(
     ("value", "seconds"), [("3", 3.0), (None, 1.0), ("soon", 1.0), ("-4", 0.0), ("999", 30.0)]
 )
