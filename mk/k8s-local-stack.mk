@@ -4,6 +4,9 @@
 # `make docker-images` builds. The cluster is a machine-wide thing (ports 6443, 10250): one
 # state dir serves `make k8s-local-up` and `make k8s-local-test`.
 K8S_LOCAL_ENV := HARNESS_TARGET=k8s-local HARNESS_STATE_DIR=.harness/k8s
+# The endpoints are `kubectl port-forward`s, which drop some of a hundred connections opened at
+# once: the rate-limit burst goes over fewer.
+K8S_LOCAL_TEST_ENV := $(K8S_LOCAL_ENV) HARNESS_RATE_LIMIT_CONNECTIONS=10
 K8S_LOCAL_PACKAGES := containerd runc containernetworking-plugins iptables conntrack ipset socat gcc
 
 .PHONY: k8s-local-deps k8s-local-up k8s-local-test k8s-local-down
@@ -53,7 +56,7 @@ k8s-local-test: setup k8s-local-deps k8s-tools k8s-addons docker-images  ## k8s-
 	$(K8S_LOCAL_ENV) $(VENV)/bin/harness up --target k8s-local || rc=$$?; \
 	echo "k8s-local-test: cluster + ALT_LAS up in $$(( $$(date +%s) - start ))s"; \
 	if [ $$rc -eq 0 ]; then \
-		$(K8S_LOCAL_ENV) $(PY) -m pytest -q -p no:cacheprovider --durations=8 -m "k8s_local or e2e" \
+		$(K8S_LOCAL_TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider --durations=8 -m "k8s_local or e2e" \
 			scenarios/e2e scenarios/k8s_local || rc=$$?; \
 		$(MAKE) --no-print-directory k8s-local-chaos || rc=$$?; \
 	fi; \
