@@ -125,7 +125,7 @@ async def _down(settings: HarnessSettings) -> int:
         # A local Kubernetes cluster whose deploy failed has no state file: stop it too.
         from harness.k8s.localcluster import LocalCluster
 
-        cluster = LocalCluster(settings.state_dir.resolve() / "k8s-local")
+        cluster = LocalCluster.of_state_dir(settings.state_dir)
         if cluster.records():
             from harness.stack.k8s_local import stop_cluster
 

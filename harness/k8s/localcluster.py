@@ -45,7 +45,6 @@ from harness.infra._process import (
     pid_alive,
     poll,
     run_command,
-    tail,
     terminate_pid,
 )
 from harness.k8s import ociimage, pki
@@ -87,6 +86,7 @@ API_PORT = 6443
 # The ports the cluster opens on the node's address; only loopback and pods may reach them.
 GUARDED_PORTS = (API_PORT, 10250)
 INPUT_CHAIN = "ALTLAS-K8S-INPUT"
+IPTABLES_TABLES = ("filter", "nat", "mangle", "raw")
 PAUSE_IMAGE = "altlas.local/pause:1"
 SYSCTLS = (
     "vm.overcommit_memory",
@@ -200,6 +200,12 @@ class LocalCluster:
             return {}
         data = json.loads(self.record_file.read_text())
         return {k: ProcessRecord.from_json(v) for k, v in data.get("processes", {}).items()}
+
+    @classmethod
+    def of_state_dir(cls, state_dir: Path, progress: Progress | None = None) -> LocalCluster:
+        """The cluster a stack with this state dir runs (one place decides where it lives)."""
+        root = state_dir.resolve() / "k8s-local"
+        return cls(root) if progress is None else cls(root, progress)
 
     def _save(self, records: dict[str, ProcessRecord]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -707,28 +713,23 @@ conntrack: {{maxPerCore: 0}}
                 _run(["umount", "-l", target], check=False)
 
     def _network_cleanup(self) -> None:
-        for ns in _run(["ip", "netns", "list"], check=False).split():
-            if ns.startswith("cni-"):
-                _run(["ip", "netns", "delete", ns], check=False)
+        for ns in _our_netns():
+            _run(["ip", "netns", "delete", ns], check=False)
         _run(["ip", "link", "delete", "cni0"], check=False)
         for cidr in (POD_CIDR, SVC_CIDR):
             _run(["ip", "route", "del", "blackhole", cidr], check=False)
         if (BIN / "kube-proxy").exists():
             _run([BIN / "kube-proxy", "--cleanup"], check=False)
-        for table in ("filter", "nat", "mangle", "raw"):
-            rules = _run(["iptables", "-w", "-t", table, "-S"], check=False).splitlines()
-            for rule in rules:
-                parts = shlex.split(rule)  # comments are quoted: "kube-router netpol - …"
-                if parts[:1] == ["-A"] and _ours(parts[-1]) and "-j" in parts:
-                    _run(["iptables", "-w", "-t", table, "-D", *parts[1:]], check=False)
-            chains = [r.split()[1] for r in rules if r.startswith("-N ") and _ours(r.split()[1])]
+        for table in IPTABLES_TABLES:
+            jumps, chains = _our_iptables(table)
+            for jump in jumps:
+                _run(["iptables", "-w", "-t", table, "-D", *jump], check=False)
             for chain in chains:
                 _run(["iptables", "-w", "-t", table, "-F", chain], check=False)
             for chain in chains:
                 _run(["iptables", "-w", "-t", table, "-X", chain], check=False)
-        for name in _run(["ipset", "list", "-n"], check=False).split():
-            if _ours(name) or name.startswith("kube-router"):
-                _run(["ipset", "destroy", name], check=False)
+        for name in _our_ipsets():
+            _run(["ipset", "destroy", name], check=False)
         for cgroup in Path("/sys/fs/cgroup").glob("*/kubepods*"):
             for sub in sorted(cgroup.rglob("*"), key=lambda p: len(p.parts), reverse=True):
                 if sub.is_dir():
@@ -744,29 +745,15 @@ conntrack: {{maxPerCore: 0}}
         ]
         left += [f"containerd shim pid {pid}" for pid in self._shims()]
         left += [f"mount {m}" for m in self._mounts()]
-        left += [
-            f"netns {ns}"
-            for ns in _run(["ip", "netns", "list"], check=False).split()
-            if ns.startswith("cni-")
-        ]
+        left += [f"netns {ns}" for ns in _our_netns()]
         if _run(["ip", "link", "show", "cni0"], check=False):
             left.append("interface cni0")
         routes = _run(["ip", "route", "show", "type", "blackhole"], check=False)
         left += [f"route blackhole {c}" for c in (POD_CIDR, SVC_CIDR) if c in routes]
-        for table in ("filter", "nat", "mangle", "raw"):
-            for rule in _run(["iptables", "-w", "-t", table, "-S"], check=False).splitlines():
-                parts = rule.split()
-                if parts[:1] == ["-N"] and _ours(parts[1]):
-                    left.append(f"iptables {table} chain {parts[1]}")
-        left += [
-            f"ipset {name}"
-            for name in _run(["ipset", "list", "-n"], check=False).split()
-            if _ours(name) or name.startswith("kube-router")
-        ]
+        for table in IPTABLES_TABLES:
+            left += [f"iptables {table} chain {chain}" for chain in _our_iptables(table)[1]]
+        left += [f"ipset {name}" for name in _our_ipsets()]
         return left
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        return tail(self.logs / f"{name}.log", lines)
 
 
 def manifest_image(path: Path, deployment: str) -> str:
@@ -776,6 +763,31 @@ def manifest_image(path: Path, deployment: str) -> str:
             image: str = doc["spec"]["template"]["spec"]["containers"][0]["image"]
             return image
     raise ClusterError(f"{path} has no Deployment {deployment!r}")
+
+
+def _our_netns() -> list[str]:
+    """The pods' network namespaces (containerd names them cni-<id>)."""
+    names = _run(["ip", "netns", "list"], check=False).split()
+    return [ns for ns in names if ns.startswith("cni-")]
+
+
+def _our_iptables(table: str) -> tuple[list[list[str]], list[str]]:
+    """In one iptables table: the rules that jump to the cluster's chains (as `-D` arguments),
+    and the cluster's chains."""
+    rules = _run(["iptables", "-w", "-t", table, "-S"], check=False).splitlines()
+    jumps, chains = [], []
+    for rule in rules:
+        parts = shlex.split(rule)  # comments are quoted: "kube-router netpol - …"
+        if parts[:1] == ["-A"] and "-j" in parts and _ours(parts[-1]):
+            jumps.append(parts[1:])
+        elif parts[:1] == ["-N"] and _ours(parts[1]):
+            chains.append(parts[1])
+    return jumps, chains
+
+
+def _our_ipsets() -> list[str]:
+    names = _run(["ipset", "list", "-n"], check=False).split()
+    return [n for n in names if _ours(n) or n.startswith("kube-router")]
 
 
 def _ours(chain: str) -> bool:

@@ -85,7 +85,7 @@ class LocalK8sStack(KindStack):
     tag: str = field(default_factory=lambda: f"k8s-local-{int(time.time())}")
 
     def __post_init__(self) -> None:
-        self.cluster = LocalCluster(self.settings.state_dir.resolve() / "k8s-local", self.progress)
+        self.cluster = LocalCluster.of_state_dir(self.settings.state_dir, self.progress)
 
     @property
     def workdir(self) -> Path:

@@ -22,26 +22,29 @@ NAMESPACE = "altlas"
 def cluster(stack: StackState, harness_settings: HarnessSettings) -> LocalCluster:
     if stack.target != "k8s-local":
         pytest.skip(f"needs the k8s-local target (make k8s-local-test), not {stack.target!r}")
-    return LocalCluster(harness_settings.state_dir.resolve() / "k8s-local")
+    return LocalCluster.of_state_dir(harness_settings.state_dir)
 
 
 @pytest.fixture(scope="session")
-def core(cluster: LocalCluster) -> Iterator[Any]:
-    from kubernetes import client, config
+def api_client(cluster: LocalCluster) -> Iterator[Any]:
+    from kubernetes import config
 
     api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
     try:
-        yield client.CoreV1Api(api)
+        yield api
     finally:
         api.close()
 
 
 @pytest.fixture(scope="session")
-def apps(cluster: LocalCluster) -> Iterator[Any]:
-    from kubernetes import client, config
+def core(api_client: Any) -> Any:
+    from kubernetes import client
 
-    api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-    try:
-        yield client.AppsV1Api(api)
-    finally:
-        api.close()
+    return client.CoreV1Api(api_client)
+
+
+@pytest.fixture(scope="session")
+def apps(api_client: Any) -> Any:
+    from kubernetes import client
+
+    return client.AppsV1Api(api_client)
