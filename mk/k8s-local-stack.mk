@@ -1,8 +1,9 @@
-# The k8s-local target (harness up --target k8s-local): ALT_LAS on a real one-node Kubernetes
-# cluster run on this machine (harness/k8s/localcluster.py) from the binaries `make k8s-tools`
-# and `make k8s-addons` build, Debian's containerd/runc/CNI plugins, and the images
-# `make docker-images` builds. The cluster is a machine-wide thing (ports 6443, 10250): one
-# state dir serves `make k8s-local-up` and `make k8s-local-test`.
+# The k8s-local target (harness up --target k8s-local): ALT_LAS on a real Kubernetes cluster of
+# three worker nodes (one per zone, as kind's) run on this machine (harness/k8s/localcluster.py)
+# from the binaries `make k8s-tools` and `make k8s-addons` build, Debian's containerd/runc/CNI
+# plugins, and the images `make docker-images` builds. The cluster is a machine-wide thing
+# (ports 6443, 10250, 10260, 10270): one state dir serves `make k8s-local-up` and
+# `make k8s-local-test`.
 K8S_LOCAL_ENV := HARNESS_TARGET=k8s-local HARNESS_STATE_DIR=.harness/k8s
 # The endpoints are `kubectl port-forward`s, which drop some of a hundred connections opened at
 # once: the rate-limit burst goes over fewer.
@@ -29,9 +30,8 @@ k8s-local-down:  ## stop the k8s-local stack and the cluster; checks nothing is 
 down: k8s-local-down
 
 # Every Kubernetes experiment but the two that need Chaos Mesh's controller (not buildable
-# here without its images) and the node drain, which needs a second node to move pods to (the
-# cluster here has one): see docs/kubernetes.md. CHAOS_* shorten them as in CI.
-K8S_LOCAL_SKIPPED := %/nats-latency.json %/opensearch-packet-loss.json %/worker-node-drained.json
+# here without its images): see docs/kubernetes.md. CHAOS_* shorten them as in CI.
+K8S_LOCAL_SKIPPED := %/nats-latency.json %/opensearch-packet-loss.json
 K8S_LOCAL_EXPERIMENTS ?= $(filter-out $(K8S_LOCAL_SKIPPED),$(sort $(wildcard chaos/kubernetes/*.json)))
 K8S_LOCAL_CHAOS_ENV ?= CHAOS_WORKLOAD_S=30 CHAOS_RECOVERY_S=150 CHAOS_WARMUP_S=5 CHAOS_FAULT_S=20
 K8S_KUBECONFIG := .harness/k8s/k8s-local/admin.kubeconfig

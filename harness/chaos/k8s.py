@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -26,12 +27,14 @@ from harness.polling import poll_until
 __all__ = [
     "deny_egress",
     "drain_node",
+    "egress_denied",
     "restore_network_policy",
     "rollout_complete",
 ]
 
 NAMESPACE = "altlas"
 APP_LABEL = "app.kubernetes.io/name"
+logger = logging.getLogger("chaostoolkit")
 # Where deny_egress keeps the policy's spec as it was, for restore_network_policy.
 ORIGINAL = "altlas.io/chaos-original-spec"
 
@@ -135,6 +138,81 @@ def deny_egress(policy: str, to: str, ns: str = NAMESPACE) -> str:
     return f"egress from NetworkPolicy {policy} to {to} removed"
 
 
+# Run inside a pod (Python is in every service image): one TCP connection attempt, its outcome.
+_CONNECT = """import socket
+s = socket.socket()
+s.settimeout({timeout})
+try:
+    s.connect(({host!r}, {port}))
+    print("connected")
+except Exception as e:
+    print(type(e).__name__)
+"""
+
+
+def _connect_from(core: Any, pod: str, ns: str, host: str, port: int) -> str | None:
+    """The outcome of a TCP connection from `pod` to host:port, or None when nothing in the pod
+    can run it yet (its container is restarting)."""
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream
+
+    code = _CONNECT.format(host=host, port=port, timeout=4)
+    try:
+        out = stream(
+            core.connect_get_namespaced_pod_exec, pod, ns, command=["python", "-c", code],
+            stderr=True, stdin=False, stdout=True, tty=False, _request_timeout=30,
+        )  # fmt: skip
+    except (ApiException, OSError) as exc:
+        logger.info(f"exec in {pod} not possible yet: {exc}")
+        return None
+    lines = str(out).strip().splitlines()
+    return lines[-1] if lines else None
+
+
+def egress_denied(app: str, to: str, port: int, ns: str = NAMESPACE, timeout_s: float = 90) -> str:
+    """Check that a deny_egress took effect where it matters, on the pods of `app` started
+    after it: none of them is ready (their readiness needs `to`), and a TCP connection from
+    inside each to `to`:`port` is refused or times out. Fails if one connects or is ready:
+    the experiment would otherwise pass without having denied anything (a policy the
+    enforcer ignored, or a pod that connected before the enforcer saw it)."""
+    from kubernetes import client
+
+    core: Any = client.CoreV1Api(_api())
+    outcomes: dict[str, str] = {}
+    breaches: list[str] = []  # found: stop polling (poll_until retries what raises)
+
+    async def _checked() -> bool:
+        pods = [
+            p
+            for p in (await asyncio.to_thread(
+                core.list_namespaced_pod, ns, label_selector=f"{APP_LABEL}={app}"
+            )).items
+            if p.metadata.deletion_timestamp is None
+        ]  # fmt: skip
+        if ready := [p.metadata.name for p in pods if _pod_ready(p)]:
+            breaches.append(
+                f"{', '.join(ready)} ready while its egress to {to} is denied: it reached {to}"
+            )
+            return True
+        for pod in pods:
+            name = pod.metadata.name
+            if name in outcomes:
+                continue
+            got = await asyncio.to_thread(_connect_from, core, name, ns, to, port)
+            if got == "connected":
+                breaches.append(f"{name} connected to {to}:{port} although it is denied")
+                return True
+            if got is not None:
+                outcomes[name] = got
+        return bool(pods) and all(p.metadata.name in outcomes for p in pods)
+
+    what = f"a connection attempt from every {app} pod to {to}"
+    run(poll_until(_checked, float(timeout_s), what))
+    if breaches:
+        raise ActivityFailed(breaches[0])
+    return "; ".join(f"{pod}→{to}:{port}: {outcome}" for pod, outcome in sorted(outcomes.items()))
+
+
 def restore_network_policy(policy: str, ns: str = NAMESPACE) -> str:
     """Put back the spec deny_egress saved; nothing to do when the policy was not modified."""
     from kubernetes import client
@@ -151,10 +229,11 @@ def restore_network_policy(policy: str, ns: str = NAMESPACE) -> str:
     return f"NetworkPolicy {policy} restored"
 
 
-def drain_node(label_selector: str, timeout_s: float = 300) -> list[str]:
+def drain_node(label_selector: str, timeout_s: float = 300) -> dict[str, Any]:
     """Cordon the nodes matching `label_selector` and evict their pods (DaemonSet and mirror
     pods stay), retrying an eviction a PodDisruptionBudget refuses until `timeout_s`, then wait
-    until the evicted pods are gone. Heal with chaosk8s' uncordon_node."""
+    until the evicted pods are gone. Returns the nodes, the pods evicted and how many times a
+    budget said not now (for the journal). Heal with chaosk8s' uncordon_node."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -175,9 +254,11 @@ def drain_node(label_selector: str, timeout_s: float = 300) -> list[str]:
         and p.status.phase not in ("Succeeded", "Failed")
     ]
     pending = {(p.metadata.namespace, p.metadata.name): p.metadata.uid for p in pods}
+    accepted: set[tuple[str, str]] = set()
+    refusals: dict[str, int] = {}
 
     async def _evicted() -> bool:
-        for ns, name in list(pending):
+        for ns, name in [key for key in pending if key not in accepted]:
             body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=ns))
             try:
                 await asyncio.to_thread(core.create_namespaced_pod_eviction, name, ns, body)
@@ -186,6 +267,9 @@ def drain_node(label_selector: str, timeout_s: float = 300) -> list[str]:
                     continue
                 if exc.status != 429:  # 429: a disruption budget says not now
                     raise
+                refusals[f"{ns}/{name}"] = refusals.get(f"{ns}/{name}", 0) + 1
+                continue
+            accepted.add((ns, name))
         return True
 
     async def _gone() -> bool:
@@ -203,11 +287,13 @@ def drain_node(label_selector: str, timeout_s: float = 300) -> list[str]:
             await _evicted()
         return not pending
 
-    async def _drain() -> list[str]:
+    async def _drain() -> dict[str, Any]:
         await _evicted()
         await poll_until(
             _gone, float(timeout_s), f"the pods of {', '.join(nodes)} to be evicted", interval=1.0
         )
-        return nodes
+        evicted = sorted(f"{ns}/{name}" for ns, name in accepted)
+        logger.info(f"evicted {len(evicted)} pods; refused by a budget: {refusals or 'none'}")
+        return {"nodes": nodes, "evicted": evicted, "refusals": refusals}
 
     return run(_drain())

@@ -1,10 +1,15 @@
-"""A real one-node Kubernetes cluster on this machine, from the binaries `make k8s-tools` built.
+"""A real Kubernetes cluster on this machine, from the binaries `make k8s-tools` built.
 
-etcd, kube-apiserver, kube-controller-manager and kube-scheduler run as processes on loopback;
-the node is Debian's containerd (our own instance: own socket, root and state under `.harness/`),
-runc and CNI plugins (bridge + host-local + portmap + firewall), kubelet and kube-proxy
-(iptables); kube-router runs as the NetworkPolicy controller only. CoreDNS and metrics-server run
-as pods from images made here (`harness.k8s.ociimage`): nothing is pulled from a registry.
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler run as processes on loopback.
+Three worker nodes, one per zone as in the kind cluster (deploy/kind/cluster.yaml), so that a
+drained node has somewhere to send its pods and the hard one-per-machine spread of NATS means
+something: each node is a kubelet with a containerd of its own (Debian's, its own socket, root
+and state under `.harness/`; a kubelet removes containers it did not start, so two cannot share
+one), its own cgroup root, pod range and CNI bridge (bridge + host-local + portmap + firewall).
+The nodes share the machine's network namespace and address, so one kube-proxy (iptables)
+serves them all, and one kube-router, run as the NetworkPolicy controller only, polices them
+all (it polices the pods whose host IP is its node's: every pod here). CoreDNS and
+metrics-server run as pods from images made here (`harness.k8s.ociimage`): nothing is pulled.
 
 What this machine forces, and why (see docs/kubernetes.md):
 - containerd's `restrict_oom_score_adj = true`: root here lacks CAP_SYS_RESOURCE, so runc may
@@ -17,6 +22,8 @@ What this machine forces, and why (see docs/kubernetes.md):
   the pod range.
 - kubelet rewrites global sysctls (vm.overcommit_memory, kernel.panic, …): `up` saves them and
   `down` restores them, with everything else it changed (`leftovers()` checks).
+- Every node reports the whole machine as its capacity (2 cores, 24 GiB each): the scheduler
+  sees three times the machine. The requests of the local overlay are small enough not to care.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from harness.infra._process import (
 )
 from harness.k8s import ociimage, pki
 from harness.k8s.render import ROOT
+from harness.polling import poll_until
 
 Progress = Callable[[str], None]
 
@@ -76,15 +84,13 @@ HOST_TOOLS = {  # command → Debian package
     "gcc": "gcc",
 }
 CNI_PLUGINS = Path("/usr/lib/cni")
-NODE = "altlas-node"
 CLUSTER = "altlas-local"
-POD_CIDR = "10.244.0.0/16"
-NODE_POD_CIDR = "10.244.0.0/24"
+# One worker per zone, as in the kind cluster; node i is altlas-node-<letter>.
+ZONES = ("zone-a", "zone-b", "zone-c")
+POD_CIDR = "10.244.0.0/16"  # the controller-manager gives each node a /24 of it
 SVC_CIDR = "10.96.0.0/16"
 DNS_IP = "10.96.0.10"
 API_PORT = 6443
-# The ports the cluster opens on the node's address; only loopback and pods may reach them.
-GUARDED_PORTS = (API_PORT, 10250)
 INPUT_CHAIN = "ALTLAS-K8S-INPUT"
 IPTABLES_TABLES = ("filter", "nat", "mangle", "raw")
 PAUSE_IMAGE = "altlas.local/pause:1"
@@ -98,7 +104,8 @@ SYSCTLS = (
     "net.ipv4.ip_forward",
     "net.bridge.bridge-nf-call-iptables",
 )
-# Stopped in this order: the node first (so nothing restarts pods), the control plane last.
+# Stopped in this order: the nodes first (so nothing restarts pods), the control plane last;
+# a name is a process or the prefix of one per node (kubelet-a, containerd-a, …).
 STOP_ORDER = (
     "kube-router",
     "kube-proxy",
@@ -109,6 +116,7 @@ STOP_ORDER = (
     "containerd",
     "etcd",
 )
+NODE_PROCESSES = ("kube-router", "kube-proxy", "kubelet")
 
 
 # Under the cluster's root: what a cluster's run leaves (all removed by a clean `down`).
@@ -117,6 +125,66 @@ STATE_DIRS = ("etcd", "containerd-root", "run", "kubelet", "cni", "volumes", "de
 
 class ClusterError(HarnessError):
     """A step of the local cluster failed; the message says which and what it printed."""
+
+
+def _stop_rank(process: str) -> int:
+    for rank, name in enumerate(STOP_ORDER):
+        if process == name or process.startswith(f"{name}-"):
+            return rank
+    return len(STOP_ORDER)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One worker node: its kubelet's and containerd's files under the cluster's `root`, and
+    the ports and names that keep it apart from the other nodes on the same machine."""
+
+    root: Path
+    index: int
+
+    @property
+    def letter(self) -> str:
+        return "abcdefghij"[self.index]
+
+    @property
+    def name(self) -> str:
+        return f"altlas-node-{self.letter}"
+
+    @property
+    def zone(self) -> str:
+        return ZONES[self.index]
+
+    @property
+    def kubelet_port(self) -> int:  # 10250, 10260, 10270: clear of the components' ports
+        return 10250 + 10 * self.index
+
+    @property
+    def healthz_port(self) -> int:  # 10248, 10258, 10268
+        return 10248 + 10 * self.index
+
+    @property
+    def bridge(self) -> str:
+        return f"altlas-br-{self.letter}"
+
+    @property
+    def cgroup(self) -> str:
+        """The kubelet's cgroup root: its pods go under <cgroup>/kubepods in every hierarchy."""
+        return f"/{self.name}"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "run" / f"containerd-{self.letter}" / "containerd.sock"
+
+    @property
+    def kubelet_dir(self) -> Path:
+        return self.root / "kubelet" / self.letter
+
+    @property
+    def cni_dir(self) -> Path:
+        return self.root / "cni" / self.letter
+
+    def ctr(self, *args: str) -> list[str]:
+        return ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args]
 
 
 def node_ip() -> str:
@@ -176,8 +244,20 @@ class LocalCluster:
         return self.root / "logs"
 
     @property
-    def socket(self) -> Path:
-        return self.run_dir / "containerd" / "containerd.sock"
+    def nodes(self) -> tuple[Node, ...]:
+        return tuple(Node(self.root, i) for i in range(len(ZONES)))
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise ClusterError(f"no node {name!r} in the local cluster")
+
+    @property
+    def guarded_ports(self) -> tuple[int, ...]:
+        """The ports the cluster opens on the node's address; only loopback and pods may reach
+        them: the apiserver's and the kubelets'."""
+        return (API_PORT, *(n.kubelet_port for n in self.nodes))
 
     @property
     def kubeconfig(self) -> Path:
@@ -189,9 +269,6 @@ class LocalCluster:
 
     def kubectl(self, *args: str) -> list[str]:
         return [str(BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args]
-
-    def ctr(self, *args: str) -> list[str]:
-        return ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args]
 
     # -- records ----------------------------------------------------------------------------
 
@@ -211,7 +288,7 @@ class LocalCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         data = {
             "version": K8S_VERSION,
-            "node": NODE,
+            "nodes": [n.name for n in self.nodes],
             "node_ip": self.node_ip,
             "kubeconfig": str(self.kubeconfig),
             "processes": {k: v.to_json() for k, v in records.items()},
@@ -246,8 +323,8 @@ class LocalCluster:
         try:
             await self._control_plane(records)
             self.progress(f"  control plane ready in {time.perf_counter() - t0:.0f}s")
-            await self._node(records)
-            self.progress(f"  node {NODE} Ready in {time.perf_counter() - t0:.0f}s")
+            await self._nodes(records)
+            self.progress(f"  {len(self.nodes)} nodes Ready in {time.perf_counter() - t0:.0f}s")
             await self._network_policies(records)
             await self._addons()
         except BaseException:
@@ -259,7 +336,8 @@ class LocalCluster:
     def _check_ports_free(self) -> None:
         import socket
 
-        for port in (API_PORT, 10250, 10248, 10249, 10256, 10257, 10259):
+        node_ports = [p for n in self.nodes for p in (n.kubelet_port, n.healthz_port)]
+        for port in (API_PORT, *node_ports, 10249, 10256, 10257, 10259):
             with socket.socket() as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
@@ -292,15 +370,16 @@ class LocalCluster:
                 "apiserver-kubelet-client", "kube-apiserver-kubelet-client", "system:masters"
             )
         )
-        ca.issue(
-            pki.Identity(
-                "kubelet-serving",
-                f"system:node:{NODE}",
-                "system:nodes",
-                sans=(f"DNS:{NODE}", "DNS:localhost", "IP:127.0.0.1", f"IP:{ip}"),
-                server=True,
+        for node in self.nodes:
+            ca.issue(
+                pki.Identity(
+                    f"kubelet-serving-{node.letter}",
+                    f"system:node:{node.name}",
+                    "system:nodes",
+                    sans=(f"DNS:{node.name}", "DNS:localhost", "IP:127.0.0.1", f"IP:{ip}"),
+                    server=True,
+                )
             )
-        )
         proxy_ca.issue(pki.Identity("front-proxy-client", "front-proxy-client"))
         server = f"https://127.0.0.1:{API_PORT}"
         users = {
@@ -309,7 +388,10 @@ class LocalCluster:
             "scheduler": ("system:kube-scheduler", None),
             "kube-proxy": ("system:kube-proxy", None),
             "kube-router": ("system:kube-router", None),
-            "kubelet": (f"system:node:{NODE}", "system:nodes"),
+            **{
+                f"kubelet-{n.letter}": (f"system:node:{n.name}", "system:nodes")
+                for n in self.nodes
+            },
         }
         for name, (cn, org) in users.items():
             crt, key = ca.issue(pki.Identity(name, cn, org))
@@ -394,7 +476,7 @@ class LocalCluster:
                     "--allocate-node-cidrs=true", "--cluster-cidr", POD_CIDR,
                     "--node-cidr-mask-size", "24", "--service-cluster-ip-range", SVC_CIDR,
                     "--controllers", "*,bootstrapsigner,tokencleaner",
-                    # Fast enough for experiments on one node: an HPA reacts within seconds.
+                    # Fast enough for short experiments: an HPA reacts within seconds.
                     "--horizontal-pod-autoscaler-sync-period", "10s",
                     "--horizontal-pod-autoscaler-downscale-stabilization", "30s",
                 ]  # fmt: skip
@@ -413,7 +495,7 @@ class LocalCluster:
         """Drop the cluster's ports from anywhere but loopback and the pods."""
         _run(["iptables", "-w", "-N", INPUT_CHAIN], check=False)
         _run(["iptables", "-w", "-F", INPUT_CHAIN])
-        ports = ",".join(map(str, GUARDED_PORTS))
+        ports = ",".join(map(str, self.guarded_ports))
         for rule in (
             ["-i", "lo", "-j", "RETURN"],
             ["-s", POD_CIDR, "-j", "RETURN"],
@@ -448,21 +530,25 @@ class LocalCluster:
         _run(["sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1"], check=False)
         for cidr in (POD_CIDR, SVC_CIDR):
             _run(["ip", "route", "replace", "blackhole", cidr])
-        conf = self.root / "cni" / "net.d"
-        conf.mkdir(parents=True, exist_ok=True)
+
+    def _cni_config(self, node: Node, subnet: str) -> None:
+        """The node's pod network: its own bridge and the /24 the controller-manager gave it.
+        containerd watches the directory and takes the file up as it appears."""
+        conf = node.cni_dir / "net.d"
         (conf / "10-altlas.conflist").write_text(json.dumps({
             "cniVersion": "0.4.0",
             "name": "altlas-pods",
             "plugins": [
                 {
-                    "type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": False,
+                    "type": "bridge", "bridge": node.bridge, "isGateway": True, "ipMasq": False,
                     "hairpinMode": True,
                     "ipam": {
                         "type": "host-local",
-                        "dataDir": str(self.root / "cni" / "ipam"),
-                        "ranges": [[{"subnet": NODE_POD_CIDR}]],
-                        # No default route: pods reach pods, Services and the node itself
-                        # (metrics-server scrapes the kubelet at the node's address), no more.
+                        "dataDir": str(node.cni_dir / "ipam"),
+                        "ranges": [[{"subnet": subnet}]],
+                        # No default route: pods reach pods (on any node: the machine routes
+                        # between the bridges), Services and the node itself (metrics-server
+                        # scrapes the kubelets at the node's address), no more.
                         "routes": [
                             {"dst": POD_CIDR},
                             {"dst": SVC_CIDR},
@@ -475,17 +561,18 @@ class LocalCluster:
             ],
         }, indent=2))  # fmt: skip
 
-    def _containerd_config(self) -> Path:
-        state = self.run_dir / "containerd"
+    def _containerd_config(self, node: Node) -> Path:
+        state = node.socket.parent
         state.mkdir(parents=True, exist_ok=True)
+        (node.cni_dir / "net.d").mkdir(parents=True, exist_ok=True)
         config = state / "config.toml"
         config.write_text(f"""version = 2
-root = "{self.root / "containerd-root"}"
+root = "{self.root / "containerd-root" / node.letter}"
 state = "{state / "state"}"
 [grpc]
-  address = "{self.socket}"
+  address = "{node.socket}"
 [ttrpc]
-  address = "{self.socket}.ttrpc"
+  address = "{node.socket}.ttrpc"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE_IMAGE}"
   # Root here lacks CAP_SYS_RESOURCE: runc cannot lower oom_score_adj (sandboxes ask -998).
@@ -500,85 +587,132 @@ state = "{state / "state"}"
         BinaryName = "{shutil.which("runc") or "/usr/sbin/runc"}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{CNI_PLUGINS}"
-    conf_dir = "{self.root / "cni" / "net.d"}"
+    conf_dir = "{node.cni_dir / "net.d"}"
 """)
         return config
 
-    async def _node(self, records: dict[str, ProcessRecord]) -> None:
-        self.progress("starting containerd, kubelet, kube-proxy…")
-        self._host_network()
+    @staticmethod
+    def _cgroup_hierarchies() -> list[Path]:
+        """The cgroup v1 hierarchies (cgroup v2's `unified` is not the kubelet's here)."""
+        root = Path("/sys/fs/cgroup")
+        return [p for p in sorted(root.iterdir()) if p.is_dir() and p.name != "unified"]
+
+    def _make_cgroup_root(self, node: Node) -> None:
+        """kubelet's --cgroup-root must exist in every hierarchy; cpuset's needs its CPUs and
+        memory nodes before a task can join it."""
+        for hierarchy in self._cgroup_hierarchies():
+            path = hierarchy / node.cgroup.lstrip("/")
+            path.mkdir(exist_ok=True)
+            if hierarchy.name == "cpuset":
+                for knob in ("cpuset.cpus", "cpuset.mems"):
+                    if not (path / knob).read_text().strip():
+                        (path / knob).write_text((hierarchy / knob).read_text())
+
+    async def _start_containerd(self, records: dict[str, ProcessRecord], node: Node) -> None:
         containerd = self._start(
-            records, "containerd", ["containerd", "--config", self._containerd_config()]
-        )
+            records, f"containerd-{node.letter}",
+            ["containerd", "--config", self._containerd_config(node)],
+        )  # fmt: skip
 
         async def _answers() -> bool:
             proc = await asyncio.create_subprocess_exec(
-                *self.ctr("version"),
+                *node.ctr("version"),
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
             return await proc.wait() == 0
 
-        await containerd.wait_ready(_answers, 60, "containerd")
-        images = self.root / "images"
-        self.import_archive(ociimage.pause_image(images / "pause.tar", PAUSE_IMAGE))
+        await containerd.wait_ready(_answers, 60, f"containerd of {node.name}")
+
+    def _start_kubelet(self, records: dict[str, ProcessRecord], node: Node) -> None:
         p = self.pki_dir
-        kubelet_dir = self.root / "kubelet"
+        kubelet_dir = node.kubelet_dir
         (kubelet_dir / "pod-logs").mkdir(parents=True, exist_ok=True)
+        self._make_cgroup_root(node)
         kubelet_config = kubelet_dir / "config.yaml"
         kubelet_config.write_text(f"""apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: {self.node_ip}
+port: {node.kubelet_port}
 authentication:
   anonymous: {{enabled: false}}
   webhook: {{enabled: true}}
   x509: {{clientCAFile: {p / "ca.crt"}}}
 authorization: {{mode: Webhook}}
 cgroupDriver: cgroupfs
-containerRuntimeEndpoint: unix://{self.socket}
+cgroupRoot: {node.cgroup}
+containerRuntimeEndpoint: unix://{node.socket}
 clusterDomain: cluster.local
 clusterDNS: [{DNS_IP}]
-tlsCertFile: {p / "kubelet-serving.crt"}
-tlsPrivateKeyFile: {p / "kubelet-serving.key"}
+tlsCertFile: {p / f"kubelet-serving-{node.letter}.crt"}
+tlsPrivateKeyFile: {p / f"kubelet-serving-{node.letter}.key"}
 failSwapOn: false
 podLogsDir: {kubelet_dir / "pod-logs"}
 healthzBindAddress: 127.0.0.1
+healthzPort: {node.healthz_port}
 serializeImagePulls: false
 maxPods: 60
 evictionHard: {{memory.available: "200Mi", nodefs.available: "3%", imagefs.available: "3%"}}
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 """)
-        self._start(records, "kubelet", [
+        self._start(records, f"kubelet-{node.letter}", [
             BIN / "kubelet", "--config", kubelet_config,
-            "--kubeconfig", self.root / "kubelet.kubeconfig",
-            "--root-dir", kubelet_dir / "root", "--hostname-override", NODE,
+            "--kubeconfig", self.root / f"kubelet-{node.letter}.kubeconfig",
+            "--root-dir", kubelet_dir / "root", "--hostname-override", node.name,
             "--node-ip", self.node_ip,
+            # Allowed to a kubelet by NodeRestriction: the zone the kind cluster's workers have.
+            "--node-labels", f"topology.kubernetes.io/zone={node.zone}",
         ])  # fmt: skip
+
+    async def _pod_subnet(self, node: Node) -> str:
+        async def _allocated() -> str:
+            return (
+                await self.kubectl_run(
+                    "get", "node", node.name, "-o", "jsonpath={.spec.podCIDR}", timeout_s=20
+                )
+            ).strip()
+
+        await self._wait_kubectl(["get", "node", node.name], 120, f"node {node.name} to register")
+        return await poll_until(_allocated, 60, f"a pod range for {node.name}")
+
+    async def _nodes(self, records: dict[str, ProcessRecord]) -> None:
+        names = ", ".join(n.name for n in self.nodes)
+        self.progress(f"starting the nodes ({names}): containerd, kubelet; kube-proxy…")
+        self._host_network()
+        pause = ociimage.pause_image(self.root / "images" / "pause.tar", PAUSE_IMAGE)
+        for node in self.nodes:
+            await self._start_containerd(records, node)
+        self.import_archive(pause)
+        for node in self.nodes:
+            self._start_kubelet(records, node)
         proxy_config = self.root / "kube-proxy.yaml"
         proxy_config.write_text(f"""apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {{kubeconfig: {self.root / "kube-proxy.kubeconfig"}}}
 mode: iptables
 clusterCIDR: {POD_CIDR}
-hostnameOverride: {NODE}
+hostnameOverride: {self.nodes[0].name}
 bindAddress: 127.0.0.1
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 conntrack: {{maxPerCore: 0}}
 """)
         self._start(records, "kube-proxy", [BIN / "kube-proxy", "--config", proxy_config])
-        await self._wait_kubectl(["get", "node", NODE], 120, f"node {NODE} to register")
-        await self.kubectl_run(
-            "wait", "--for=condition=Ready", f"node/{NODE}", "--timeout=180s", timeout_s=200
-        )
+        for node in self.nodes:
+            self._cni_config(node, await self._pod_subnet(node))
+        for node in self.nodes:
+            await self.kubectl_run(
+                "wait", "--for=condition=Ready", f"node/{node.name}", "--timeout=180s",
+                timeout_s=200,
+            )  # fmt: skip
 
     async def _network_policies(self, records: dict[str, ProcessRecord]) -> None:
         self.progress("starting kube-router (NetworkPolicy enforcement)…")
         await self.apply(ADDONS / "kube-router-rbac.yaml")
         self._start(records, "kube-router", [
             BIN / "kube-router", "--kubeconfig", self.root / "kube-router.kubeconfig",
-            "--hostname-override", NODE, "--run-firewall=true", "--run-router=false",
+            "--hostname-override", self.nodes[0].name, "--run-firewall=true", "--run-router=false",
             "--run-service-proxy=false", "--enable-ipv6=false",
             "--health-port", "0", "--metrics-port", "0",
         ])  # fmt: skip
@@ -603,22 +737,40 @@ conntrack: {{maxPerCore: 0}}
 
     # -- helpers used by the target ------------------------------------------------------------
 
-    def import_archive(self, archive: Path) -> None:
-        _run(self.ctr("images", "import", "--no-unpack", str(archive)), timeout=600)
+    def import_archive(self, archive: Path, *, unpack: bool = False) -> None:
+        """An image archive into every node's containerd, the nodes side by side."""
+        flags = [] if unpack else ["--no-unpack"]
+        imports = [
+            (node, subprocess.Popen(
+                node.ctr("images", "import", *flags, str(archive)),
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            ))
+            for node in self.nodes
+        ]  # fmt: skip
+        failed = []
+        for node, proc in imports:
+            _, err = proc.communicate(timeout=900)
+            if proc.returncode != 0:
+                failed.append(f"{node.name}: {err.decode(errors='replace').strip()}")
+        if failed:
+            raise ClusterError(f"importing {archive.name} into containerd failed: {failed}")
 
     def import_docker_images(self, refs: Sequence[str]) -> None:
-        """`docker save | ctr import`: images built by the Docker engine, into the node."""
-        with subprocess.Popen(["docker", "save", *refs], stdout=subprocess.PIPE) as save:
-            proc = subprocess.run(
-                self.ctr("images", "import", "-"), stdin=save.stdout, capture_output=True,
-                timeout=900, check=False,
-            )  # fmt: skip
-            save.wait()
-        if save.returncode != 0 or proc.returncode != 0:
-            raise ClusterError(
-                f"importing {', '.join(refs)} into containerd failed: "
-                f"{proc.stderr.decode(errors='replace')}"
+        """`docker save` once, then into every node: images built by the Docker engine."""
+        archive = self.root / "images" / "docker-images.tar"
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open("wb") as out:
+            save = subprocess.run(
+                ["docker", "save", *refs], stdout=out, stderr=subprocess.PIPE, check=False
             )
+        try:
+            if save.returncode != 0:
+                raise ClusterError(
+                    f"docker save {' '.join(refs)} failed: {save.stderr.decode(errors='replace')}"
+                )
+            self.import_archive(archive, unpack=True)
+        finally:
+            archive.unlink(missing_ok=True)
 
     async def apply(self, path: Path) -> str:
         return await self.kubectl_run(
@@ -636,13 +788,15 @@ conntrack: {{maxPerCore: 0}}
     async def down(self) -> list[str]:
         """Stop every process, remove everything `up` put on the machine; return leftovers."""
         records = self.records()
-        for name in ("kube-router", "kube-proxy", "kubelet"):
-            if name in records:
-                await terminate_pid(records[name].pid, name, 10)
-        if self.socket.exists():
-            self._kill_containers()
-        for name in STOP_ORDER:
-            if name in records and name not in ("kube-router", "kube-proxy", "kubelet"):
+        order = sorted(records, key=_stop_rank)
+        node_side = [n for n in order if _stop_rank(n) < len(NODE_PROCESSES)]
+        for name in node_side:
+            await terminate_pid(records[name].pid, name, 10)
+        for node in self.nodes:
+            if node.socket.exists():
+                self._kill_containers(node)
+        for name in order:
+            if name not in node_side:
                 await terminate_pid(records[name].pid, name, 15)
         self._kill_shims()
         self._unmount()
@@ -664,21 +818,23 @@ conntrack: {{maxPerCore: 0}}
         for sub in STATE_DIRS:
             shutil.rmtree(self.root / sub, ignore_errors=True)
 
-    def _kill_containers(self) -> None:
-        tasks = _run(self.ctr("tasks", "ls", "-q"), check=False).split()
+    @staticmethod
+    def _kill_containers(node: Node) -> None:
+        ctr = node.ctr
+        tasks = _run(ctr("tasks", "ls", "-q"), check=False).split()
         for task in tasks:
-            _run(self.ctr("tasks", "kill", "-s", "SIGKILL", task), check=False)
+            _run(ctr("tasks", "kill", "-s", "SIGKILL", task), check=False)
         deadline = time.monotonic() + 10
         while tasks and time.monotonic() < deadline:
-            running = set(_run(self.ctr("tasks", "ls", "-q"), check=False).split())
+            running = set(_run(ctr("tasks", "ls", "-q"), check=False).split())
             for task in set(tasks) - running:
                 tasks.remove(task)
             for task in tasks:
-                _run(self.ctr("tasks", "delete", "-f", task), check=False)
+                _run(ctr("tasks", "delete", "-f", task), check=False)
             if tasks:
                 time.sleep(0.2)  # the tasks are being killed; bounded by the deadline
-        for container in _run(self.ctr("containers", "ls", "-q"), check=False).split():
-            _run(self.ctr("containers", "delete", container), check=False)
+        for container in _run(ctr("containers", "ls", "-q"), check=False).split():
+            _run(ctr("containers", "delete", container), check=False)
 
     def _shims(self) -> list[int]:
         pids = []
@@ -689,7 +845,7 @@ conntrack: {{maxPerCore: 0}}
                 cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if "containerd-shim" in cmdline and str(self.socket.parent) in cmdline:
+            if "containerd-shim" in cmdline and str(self.run_dir) in cmdline:
                 pids.append(int(entry.name))
         return pids
 
@@ -715,7 +871,8 @@ conntrack: {{maxPerCore: 0}}
     def _network_cleanup(self) -> None:
         for ns in _our_netns():
             _run(["ip", "netns", "delete", ns], check=False)
-        _run(["ip", "link", "delete", "cni0"], check=False)
+        for bridge in self._bridges():
+            _run(["ip", "link", "delete", bridge], check=False)
         for cidr in (POD_CIDR, SVC_CIDR):
             _run(["ip", "route", "del", "blackhole", cidr], check=False)
         if (BIN / "kube-proxy").exists():
@@ -730,13 +887,27 @@ conntrack: {{maxPerCore: 0}}
                 _run(["iptables", "-w", "-t", table, "-X", chain], check=False)
         for name in _our_ipsets():
             _run(["ipset", "destroy", name], check=False)
-        for cgroup in Path("/sys/fs/cgroup").glob("*/kubepods*"):
+        for cgroup in self._cgroups():
             for sub in sorted(cgroup.rglob("*"), key=lambda p: len(p.parts), reverse=True):
                 if sub.is_dir():
                     with contextlib.suppress(OSError):
                         sub.rmdir()
             with contextlib.suppress(OSError):
                 cgroup.rmdir()
+
+    def _bridges(self) -> list[str]:
+        """The nodes' CNI bridges (and cni0, the one bridge of a cluster before nodes had their
+        own) that exist."""
+        names = ["cni0", *(n.bridge for n in self.nodes)]
+        return [b for b in names if _run(["ip", "link", "show", b], check=False)]
+
+    def _cgroups(self) -> list[Path]:
+        """The nodes' cgroup roots (and a top-level kubepods of a cluster before that)."""
+        found = []
+        for hierarchy in self._cgroup_hierarchies():
+            found += list(hierarchy.glob("kubepods*"))
+            found += [hierarchy / n.cgroup.lstrip("/") for n in self.nodes]
+        return [p for p in found if p.is_dir()]
 
     def leftovers(self, records: dict[str, ProcessRecord] | None = None) -> list[str]:
         """What a stopped cluster would have left on the machine (empty when clean)."""
@@ -746,8 +917,8 @@ conntrack: {{maxPerCore: 0}}
         left += [f"containerd shim pid {pid}" for pid in self._shims()]
         left += [f"mount {m}" for m in self._mounts()]
         left += [f"netns {ns}" for ns in _our_netns()]
-        if _run(["ip", "link", "show", "cni0"], check=False):
-            left.append("interface cni0")
+        left += [f"interface {bridge}" for bridge in self._bridges()]
+        left += [f"cgroup {path}" for path in self._cgroups()]
         routes = _run(["ip", "route", "show", "type", "blackhole"], check=False)
         left += [f"route blackhole {c}" for c in (POD_CIDR, SVC_CIDR) if c in routes]
         for table in IPTABLES_TABLES:

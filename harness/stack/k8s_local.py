@@ -1,12 +1,13 @@
 """The `k8s-local` target: ALT_LAS on a real Kubernetes cluster built and run on this machine.
 
-Where kind cannot run (no node image can be pulled), `harness.k8s.localcluster` runs a one-node
-cluster from binaries built from the Go module proxy (`make k8s-tools`). This target starts it
-(or reuses a running one), builds the four service images and the dependency images as the
-docker and kind targets do, imports them into the node's containerd, gives the cluster static
-volumes, and then deploys exactly as the kind target does: the `local` overlay (the kind overlay
-on the same base, sized for one 2-core machine), rollouts awaited, supervised port-forwards, the
-same state file. `down` stops the forwards and the whole cluster, and says if anything was left.
+Where kind cannot run (no node image can be pulled), `harness.k8s.localcluster` runs a cluster
+of three worker nodes, one per zone as kind's, from binaries built from the Go module proxy
+(`make k8s-tools`). This target starts it (or reuses a running one), builds the four service
+images and the dependency images as the docker and kind targets do, imports them into every
+node's containerd, gives each node static volumes, and then deploys exactly as the kind target
+does: the `local` overlay (the kind overlay on the same base, sized for one 2-core machine),
+rollouts awaited, supervised port-forwards, the same state file. `down` stops the forwards and
+the whole cluster, and says if anything was left.
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.k8s import render
-from harness.k8s.localcluster import CLUSTER, NODE, ClusterError, LocalCluster
+from harness.k8s.localcluster import CLUSTER, ClusterError, LocalCluster, Node
 from harness.settings import HarnessSettings
 from harness.stack.kind import KindError, KindStack, Progress, _stderr
 from harness.stack.state import StackState
 
 OVERLAY = render.MANIFESTS / "overlays" / "local"
-ZONE = "zone-a"
-# Static volumes for the StatefulSets' claims (no provisioner runs here): enough for three NATS,
-# three OpenSearch and one PostgreSQL, plus the claims of pods a test recreates.
-VOLUMES = 10
+# Static volumes for the StatefulSets' claims (no provisioner runs here), on each node: one NATS
+# (one per node, a hard spread), the one OpenSearch and the one PostgreSQL wherever they land,
+# and a spare. A claim stays bound to its volume, so a recreated pod needs no new one.
+VOLUMES_PER_NODE = 4
 VOLUME_SIZE = "25Gi"
 STORAGE_CLASS = "altlas-local"
 # The base's dependency images (kustomize `images` names) → the docker target's local builds.
@@ -38,8 +39,9 @@ DEPENDENCY_IMAGES = {
 }
 
 
-def _storage(root: Path) -> str:
-    """A default StorageClass without a provisioner and hostPath volumes under `root`."""
+def _storage(root: Path, nodes: Sequence[Node]) -> str:
+    """A default StorageClass without a provisioner and, on each node, hostPath volumes under
+    `root` that only that node's pods may use (as a disk of that machine would be)."""
     docs = [
         f"""apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -52,14 +54,19 @@ volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Retain
 """
     ]
-    for n in range(VOLUMES):
-        path = root / f"pv-{n:02d}"
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(0o1777)  # pods run as their image's user; hostPath knows no fsGroup
-        docs.append(f"""apiVersion: v1
+    for node in nodes:
+        for n in range(VOLUMES_PER_NODE):
+            docs.append(_volume(root / node.letter / f"pv-{n}", f"{node.letter}-{n}", node.name))
+    return "---\n".join(docs)
+
+
+def _volume(path: Path, suffix: str, node: str) -> str:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o1777)  # pods run as their image's user; hostPath knows no fsGroup
+    return f"""apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: altlas-local-pv-{n:02d}
+  name: altlas-local-pv-{suffix}
   labels: {{app.kubernetes.io/part-of: altlas-local}}
 spec:
   capacity: {{storage: {VOLUME_SIZE}}}
@@ -71,9 +78,8 @@ spec:
     required:
       nodeSelectorTerms:
         - matchExpressions:
-            - {{key: kubernetes.io/hostname, operator: In, values: [{NODE}]}}
-""")
-    return "---\n".join(docs)
+            - {{key: kubernetes.io/hostname, operator: In, values: [{node}]}}
+"""
 
 
 @dataclass
@@ -120,11 +126,8 @@ class LocalK8sStack(KindStack):
             raise
 
     async def _prepare_node(self) -> None:
-        await self.cluster.kubectl_run(
-            "label", "--overwrite", f"node/{NODE}", f"topology.kubernetes.io/zone={ZONE}"
-        )
         manifest = self.cluster.root / "storage.yaml"
-        manifest.write_text(_storage(self.cluster.root / "volumes"))
+        manifest.write_text(_storage(self.cluster.root / "volumes", self.cluster.nodes))
         await self.cluster.apply(manifest)
 
     async def load_images(self, refs: Sequence[str]) -> None:

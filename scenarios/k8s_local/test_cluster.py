@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from harness.k8s.localcluster import K8S_VERSION, NODE, LocalCluster
+from harness.k8s.localcluster import K8S_VERSION, ZONES, LocalCluster, Node
 from harness.polling import poll_until
 from harness.stack.state import StackState
 
@@ -58,12 +58,29 @@ def _endpoint_ips(core: Any, service: str) -> set[str]:
     }
 
 
-def test_the_cluster_is_kubernetes_built_here_on_one_ready_node(cluster: LocalCluster) -> None:
+def test_the_cluster_is_kubernetes_built_here_with_a_ready_node_per_zone(
+    cluster: LocalCluster,
+) -> None:
     version = json.loads(_kubectl(cluster, "version", "-o", "json").stdout)
     assert version["serverVersion"]["gitVersion"] == K8S_VERSION, version
-    node = json.loads(_kubectl(cluster, "get", "node", NODE, "-o", "json").stdout)
-    conditions = {c["type"]: c["status"] for c in node["status"]["conditions"]}
-    assert conditions.get("Ready") == "True", f"expected node {NODE} Ready: {conditions}"
+    nodes = json.loads(_kubectl(cluster, "get", "nodes", "-o", "json").stdout)["items"]
+    zones = {}
+    for node in nodes:
+        name = node["metadata"]["name"]
+        conditions = {c["type"]: c["status"] for c in node["status"]["conditions"]}
+        assert conditions.get("Ready") == "True", f"expected node {name} Ready: {conditions}"
+        zones[name] = node["metadata"]["labels"].get("topology.kubernetes.io/zone")
+    assert zones == {n.name: n.zone for n in cluster.nodes}, zones
+    assert sorted(zones.values()) == list(ZONES)
+
+
+def test_the_statefulsets_spread_over_the_nodes_as_the_base_asks(core: Any) -> None:
+    # NATS has a hard one-per-machine spread: on three nodes, one each (a drained node then
+    # takes one JetStream peer away, never two).
+    nodes = [p.spec.node_name for p in _pods(core, "nats")]
+    assert len(set(nodes)) == len(nodes) == 3, (
+        f"expected the three NATS pods on three nodes, got {nodes}"
+    )
 
 
 async def test_every_altlas_pod_is_running_and_ready(core: Any) -> None:
@@ -107,15 +124,15 @@ def test_network_policies_let_through_only_what_they_allow(
     )
 
 
-def _host_pid(cluster: LocalCluster, container_id: str) -> int:
+def _host_pid(node: Node, container_id: str) -> int:
     tasks = subprocess.run(
-        cluster.ctr("tasks", "ls"), capture_output=True, text=True, check=True
+        node.ctr("tasks", "ls"), capture_output=True, text=True, check=True
     ).stdout.splitlines()
     for line in tasks[1:]:
         parts = line.split()
         if parts and parts[0] == container_id:
             return int(parts[1])
-    raise AssertionError(f"container {container_id} has no running task in containerd")
+    raise AssertionError(f"container {container_id} has no running task on {node.name}")
 
 
 async def test_a_frozen_pod_leaves_its_endpoints_then_liveness_restarts_it(
@@ -126,7 +143,7 @@ async def test_a_frozen_pod_leaves_its_endpoints_then_liveness_restarts_it(
     status = pod.status.container_statuses[0]
     restarts = status.restart_count
     assert ip in _endpoint_ips(core, "runner"), f"expected {name} ({ip}) among runner endpoints"
-    pid = _host_pid(cluster, status.container_id.split("://", 1)[1])
+    pid = _host_pid(cluster.node(pod.spec.node_name), status.container_id.split("://", 1)[1])
     os.kill(pid, signal.SIGSTOP)  # frozen: alive to the kernel, silent to its probes
     try:
 
@@ -210,3 +227,35 @@ async def test_metrics_server_serves_node_and_pod_metrics(cluster: LocalCluster)
 
     table = await poll_until(_top, 120, "`kubectl top pod` to list the ALT_LAS pods")
     assert "MEMORY" in table, table
+
+
+async def test_a_disruption_budget_refuses_a_second_nats_eviction(core: Any, apps: Any) -> None:
+    # The base's PDB lets one of three JetStream peers go at a time (quorum stays): while the
+    # first evicted one is away, the API refuses to evict another (429), as a drain would meet.
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    def _evict(name: str) -> None:
+        body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=NAMESPACE))
+        core.create_namespaced_pod_eviction(name, NAMESPACE, body)
+
+    first, second, *_ = sorted(p.metadata.name for p in _pods(core, "nats"))
+    _evict(first)
+    try:
+        _evict(second)
+    except ApiException as exc:
+        assert exc.status == 429, f"expected 429 (the budget), got {exc.status}: {exc.body}"
+    else:
+        raise AssertionError(f"{second} was evicted while {first} was away: the PDB let it go")
+
+    async def _all_ready() -> bool:
+        sts = await asyncio.to_thread(apps.read_namespaced_stateful_set, "nats", NAMESPACE)
+        pods = await asyncio.to_thread(_pods, core, "nats")
+        want = sts.spec.replicas
+        return (
+            (sts.status.ready_replicas or 0) == want
+            and len(pods) == want
+            and all(_ready(p) for p in pods)
+        )
+
+    await poll_until(_all_ready, 240, "the three NATS pods ready again", interval=1.0)

@@ -152,7 +152,11 @@ class FakeCore:
 def test_drain_retries_what_a_budget_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(k8s, "_api", lambda: None)
     monkeypatch.setattr(client, "CoreV1Api", FakeCore)
-    assert k8s.drain_node("topology.kubernetes.io/zone=zone-b", timeout_s=20) == ["altlas-worker2"]
+    assert k8s.drain_node("topology.kubernetes.io/zone=zone-b", timeout_s=20) == {
+        "nodes": ["altlas-worker2"],
+        "evicted": ["altlas/gateway-b", "altlas/nats-1"],
+        "refusals": {"altlas/gateway-b": 1},
+    }
     core = FakeCore.last
     assert core.cordoned == ["altlas-worker2"]
     assert sorted(core.evictions) == ["gateway-b", "nats-1"]
@@ -251,3 +255,71 @@ def test_rollout_is_not_complete_while_deleted_pods_linger(monkeypatch: pytest.M
     FakePods.lists = [[ready_pod("c"), ready_pod("d", terminating=True)]]
     with pytest.raises(ActivityFailed):
         k8s.rollout_complete("runner", timeout_s=0.5)
+
+
+def runner_pod(name: str, ready: bool) -> client.V1Pod:
+    condition = client.V1PodCondition(type="Ready", status="True" if ready else "False")
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, namespace="altlas", uid=name),
+        status=client.V1PodStatus(phase="Running", conditions=[condition]),
+    )
+
+
+class FakeExecCore:
+    """Runner pods and what a connection from each to NATS gives (None: exec not possible)."""
+
+    pods: ClassVar[list[client.V1Pod]] = []
+
+    def __init__(self, _api: object) -> None:
+        pass
+
+    def list_namespaced_pod(self, ns: str, label_selector: str) -> client.V1PodList:
+        assert (ns, label_selector) == ("altlas", "app.kubernetes.io/name=runner")
+        return client.V1PodList(items=list(self.pods))
+
+
+@pytest.mark.parametrize(
+    ("pods", "outcomes", "expected"),
+    [
+        # Refused from both (one first not yet exec-able): the deny holds.
+        (
+            [runner_pod("runner-a", False), runner_pod("runner-b", False)],
+            {"runner-a": ["ConnectionRefusedError"], "runner-b": [None, "TimeoutError"]},
+            "runner-a→nats:4222: ConnectionRefusedError; runner-b→nats:4222: TimeoutError",
+        ),
+        # One connects: the policy was not enforced.
+        (
+            [runner_pod("runner-a", False)],
+            {"runner-a": ["connected"]},
+            "runner-a connected to nats:4222 although it is denied",
+        ),
+        # One is ready: its readiness needs NATS, so it got there.
+        (
+            [runner_pod("runner-a", True)],
+            {"runner-a": ["ConnectionRefusedError"]},
+            "runner-a ready while its egress to nats is denied",
+        ),
+    ],
+    ids=["denied", "connected", "ready"],
+)
+def test_egress_denied_fails_when_the_deny_did_not_take(
+    monkeypatch: pytest.MonkeyPatch,
+    pods: list[client.V1Pod],
+    outcomes: dict[str, list[str | None]],
+    expected: str,
+) -> None:
+    monkeypatch.setattr(k8s, "_api", lambda: None)
+    monkeypatch.setattr(client, "CoreV1Api", FakeExecCore)
+    monkeypatch.setattr(FakeExecCore, "pods", pods)
+    answers = {name: iter(seq) for name, seq in outcomes.items()}
+
+    def _connect(_core: object, pod: str, ns: str, host: str, port: int) -> str | None:
+        assert (ns, host, port) == ("altlas", "nats", 4222)
+        return next(answers[pod])
+
+    monkeypatch.setattr(k8s, "_connect_from", _connect)
+    if expected.startswith("runner-a→"):
+        assert k8s.egress_denied("runner", "nats", 4222, timeout_s=10) == expected
+    else:
+        with pytest.raises(ActivityFailed, match=expected):
+            k8s.egress_denied("runner", "nats", 4222, timeout_s=10)
