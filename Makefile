@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup toxiproxy opensearch up down status campaign latency logs test test-unit fuzz pacts lint typecheck check mutation clean
+.PHONY: help setup toxiproxy opensearch up down status campaign latency logs test test-unit fuzz pacts lint typecheck imports check mutation clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,7 +60,10 @@ lint: setup  ## ruff
 typecheck: setup  ## mypy (strict)
 	$(VENV)/bin/mypy
 
-check: lint typecheck  ## lint + types
+imports: setup  ## import-linter: the layers and independence contracts in pyproject.toml
+	$(VENV)/bin/lint-imports --no-cache
+
+check: lint typecheck imports  ## lint + types + import contracts
 
 test-unit: setup  ## fast tests of the harness and service internals
 	$(PY) -m pytest tests -m "unit and not slow" -q
