@@ -174,9 +174,7 @@ def register_hooks(dispatcher: HookDispatcher) -> None:
     dispatcher.register_hook_with_name(_representable_query, "filter_query")
 
 
-def load_config(
-    path: Path, *, max_examples: int | None = None, seed: int | None = None
-) -> Config:
+def load_config(path: Path, *, max_examples: int | None = None, seed: int | None = None) -> Config:
     """The shared Schemathesis settings, with this run's budget (and seed) on top."""
     from schemathesis import Config
 

@@ -86,7 +86,8 @@ def _test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
     opts = environment.parsed_options
-    assert opts is not None
+    if opts is None:
+        raise RuntimeError("Locust started the test without parsed options")
     profile = str(opts.shape)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     directory = (

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 
 def snapshot(environment: Environment) -> Snapshot:
-    assert environment.runner is not None
+    if environment.runner is None:
+        raise RuntimeError("a snapshot needs a running Locust runner")
     out: Snapshot = {}
     for (name, method), entry in environment.runner.stats.entries.items():
         out[(method, name)] = slo.Window(

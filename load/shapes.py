@@ -45,7 +45,8 @@ class Profile(LoadTestShape):
         self._stopped = False
 
     def _opt(self, name: str, default: Any) -> Any:
-        assert self.runner is not None
+        if self.runner is None:
+            raise RuntimeError("a load shape runs only inside a Locust runner")
         value = getattr(self.runner.environment.parsed_options, name, None)
         return default if value in (None, "") else value
 
@@ -72,7 +73,8 @@ class Profile(LoadTestShape):
         if name == "stress":
             return self._stress(t, step_users, step_time, rate)
         if name == "open":
-            assert self.runner is not None
+            if self.runner is None:
+                raise RuntimeError("a load shape runs only inside a Locust runner")
             dispatchers = max(1, int(getattr(self.runner, "worker_count", 1) or 1))
             # Sent to the workers with the spawn message: each dispatcher's share of the rate.
             options = self.runner.environment.parsed_options

@@ -41,7 +41,8 @@ class BareRead:
                         await self.pool.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        assert self.pool is not None
+        if self.pool is None:
+            raise RuntimeError("the bare app got a request before its lifespan started")
         status, body = 404, b'{"detail":"not found"}'
         parts = scope["path"].strip("/").split("/")
         if len(parts) == 2 and parts[0] == "commands":

@@ -69,7 +69,8 @@ async def ceiling(
             )
             procs.append(proc)
         for proc in procs:
-            assert proc.stdout is not None
+            if proc.stdout is None:  # created with stdout=PIPE: never
+                raise RuntimeError("a hop process has no stdout pipe")
             line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
             if line.strip() != b"ready":
                 raise BenchError(f"a ceiling hop did not start: {line!r}")

@@ -92,7 +92,7 @@ def opensearch_config() -> dict[str, str]:
         "node.name": "harness-node",
         "path.data": f"{home}/data",
         "path.logs": f"{home}/logs",
-        "network.host": "0.0.0.0",
+        "network.host": "0.0.0.0",  # noqa: S104 inside its container; published ports decide
         "http.port": 9200,
         # One node: no discovery, and the production bootstrap checks do not apply.
         "discovery.type": "single-node",

@@ -222,7 +222,7 @@ def resolve_distribution(cache_dir: Path, version: str = OPENSEARCH_VERSION) -> 
             (staging / empty).mkdir()
         # The JVM runs as another user: all must be world-readable whatever our umask.
         for root, _dirs, files in os.walk(staging):
-            os.chmod(root, 0o755)
+            os.chmod(root, 0o755)  # noqa: S103 a directory the node's user must enter and read
             for file in files:
                 os.chmod(os.path.join(root, file), 0o644)
         shutil.rmtree(home, ignore_errors=True)

@@ -84,7 +84,8 @@ class CertificateAuthority:
         self.key_path = directory / f"{stem}.key"
         if self.cert_path.exists() and self.key_path.exists():
             key = serialization.load_pem_private_key(self.key_path.read_bytes(), None)
-            assert isinstance(key, rsa.RSAPrivateKey)
+            if not isinstance(key, rsa.RSAPrivateKey):
+                raise TypeError(f"{self.key_path} is not an RSA private key")
             self.key = key
             self.cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
             return

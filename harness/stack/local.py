@@ -132,7 +132,8 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         await _gather_all(infra)
         await postgres.create_databases(*DATABASES)
         os_url = opensearch.url if opensearch is not None else settings.opensearch_url
-        assert os_url is not None
+        if os_url is None:  # either the embedded node (opensearch_url unset) or the URL: never
+            raise RuntimeError("no OpenSearch to give the archive")
 
         archive_port = free_port()
         binary = toxiproxy_binary() if settings.toxiproxy else None

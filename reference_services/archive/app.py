@@ -48,8 +48,7 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
     stop_catch_up = asyncio.Event()
 
     async def start(rt: Runtime) -> None:
-        assert rt.db is not None
-        archive = Archive(rt.db, index, rt.messaging)
+        archive = Archive(rt.database, index, rt.messaging)
         rt.extras["archive"] = archive
         rt.readiness.add("opensearch", index.ready)
         rt.messaging.consume(topology.ARCHIVE, archive.handle_last_created)

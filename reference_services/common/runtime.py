@@ -42,6 +42,13 @@ class Runtime:
         self.db: Database | None = None
         self.extras: dict[str, Any] = {}
 
+    @property
+    def database(self) -> Database:
+        """The open database (a check that survives `python -O`, unlike an assert)."""
+        if self.db is None:
+            raise RuntimeError(f"{self.settings.service_name} has no open database")
+        return self.db
+
 
 def lifespan_for(
     runtime: Runtime,

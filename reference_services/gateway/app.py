@@ -211,8 +211,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
 
     async def start(rt: Runtime) -> None:
-        assert rt.db is not None
-        pool = rt.db.pool
+        pool = rt.database.pool
         for user in settings.seed_users:
             await pool.execute(
                 "INSERT INTO users (username, password_hash, roles) VALUES ($1, $2, $3)"
@@ -251,8 +250,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
 
     def _pool(request: Request) -> Any:
         rt: Runtime = request.app.state.runtime
-        assert rt.db is not None
-        return rt.db.pool
+        return rt.database.pool
 
     async def principal(
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],

@@ -35,6 +35,17 @@ _RANK_SQL = (
     "CASE {col} WHEN 'accepted' THEN 0 WHEN 'segmented' THEN 1 WHEN 'running' THEN 2"
     " WHEN 'completed' THEN 3 WHEN 'failed' THEN 3 WHEN 'archived' THEN 4 END"
 )
+_NEW, _OLD = _RANK_SQL.format(col="$2"), _RANK_SQL.format(col="status")
+# Built once from the constants above; every value is a $n parameter.
+_ADVANCE_SQL = (
+    "UPDATE commands SET"  # noqa: S608
+    f" status = CASE WHEN {_NEW} > {_OLD} THEN $2 ELSE status END,"
+    f" status_detail = CASE WHEN {_NEW} >= {_OLD} THEN COALESCE($6, status_detail)"
+    "   ELSE status_detail END,"
+    " alt_id = COALESCE(alt_id, $3), last_id = COALESCE(last_id, $4),"
+    " atlas_id = COALESCE(atlas_id, $5), updated_at = now()"
+    " WHERE id = $1 RETURNING id"
+)
 
 
 def submitted_event(
@@ -152,15 +163,7 @@ async def advance(
         raise ValueError(f"unknown status {status!r}")
     async with pool.acquire() as conn, conn.transaction():
         updated = await conn.fetchval(
-            "UPDATE commands SET"
-            f" status = CASE WHEN {_RANK_SQL.format(col='$2')} > {_RANK_SQL.format(col='status')}"
-            "   THEN $2 ELSE status END,"
-            f" status_detail = CASE WHEN {_RANK_SQL.format(col='$2')} >="
-            f"   {_RANK_SQL.format(col='status')} THEN COALESCE($6, status_detail)"
-            "   ELSE status_detail END,"
-            " alt_id = COALESCE(alt_id, $3), last_id = COALESCE(last_id, $4),"
-            " atlas_id = COALESCE(atlas_id, $5), updated_at = now()"
-            " WHERE id = $1 RETURNING id",
+            _ADVANCE_SQL,
             command_id,
             status,
             alt_id,

@@ -24,8 +24,7 @@ def build_app(settings: RunnerSettings) -> FastAPI:
     executor = executor_named(settings.executor)
 
     async def start(rt: Runtime) -> None:
-        assert rt.db is not None
-        handler = RunnerHandler(rt.messaging, rt.db, executor, settings.max_parallel_segments)
+        handler = RunnerHandler(rt.messaging, rt.database, executor, settings.max_parallel_segments)
         rt.messaging.consume(topology.RUNNER, handler)
 
     app = create_app(
@@ -45,7 +44,6 @@ def build_app(settings: RunnerSettings) -> FastAPI:
     )
     async def read_execution(execution_id: uuid.UUID, request: Request) -> dict[str, Any]:
         rt: Runtime = request.app.state.runtime
-        assert rt.db is not None
-        return await get_execution(rt.db, str(execution_id))
+        return await get_execution(rt.database, str(execution_id))
 
     return app

@@ -56,14 +56,14 @@ async def test_postgres_runs_the_initdb_scripts(images: dict[str, str], run: Any
         script.chmod(0o644)
         container = run(
             images["postgres"],
-            environment={"POSTGRES_PASSWORD": "p", "PGDATA": "/tmp/pgdata"},
+            environment={"POSTGRES_PASSWORD": "p", "PGDATA": "/tmp/pgdata"},  # noqa: S108 in the container
             volumes={tmp: {"bind": "/docker-entrypoint-initdb.d", "mode": "ro"}},
         )
 
         async def _roles() -> str:
             code, out = container.exec_run(
                 ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-tAc",
-                 f"SELECT rolname FROM pg_roles WHERE rolname = '{role}'"]
+                 f"SELECT rolname FROM pg_roles WHERE rolname = '{role}'"]  # noqa: S608 test constants
             )  # fmt: skip
             return out.decode().strip() if code == 0 else ""
 

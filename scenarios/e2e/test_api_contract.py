@@ -72,7 +72,7 @@ async def test_login_refresh_and_jwks(gateway: GatewayClient, stack) -> None:  #
     good = await gateway.login(cred["username"], cred["password"])
     assert good.status_code == 200, good.text
     tokens = good.json()
-    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] > 0
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] > 0  # noqa: S105 not a secret
     refreshed = await gateway.http.post(
         f"{API}/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )

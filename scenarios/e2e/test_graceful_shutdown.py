@@ -24,6 +24,7 @@ def stack_pid(settings: HarnessSettings, name: str) -> int:
     """The component's current pid (fault tests restart components, which changes it)."""
     return load_state(settings).processes[name].pid
 
+
 N = 6
 
 

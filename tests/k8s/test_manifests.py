@@ -94,7 +94,7 @@ def test_services_accept_the_environment_they_are_given(
             assert value.value is not None, f"{workload.ref}: {var} has no value in the render"
             monkeypatch.setenv(var, value.value)
         settings = SETTINGS[workload.name]()
-        assert (settings.host, settings.port) == ("0.0.0.0", policy.SERVICE_PORT)
+        assert (settings.host, settings.port) == ("0.0.0.0", policy.SERVICE_PORT)  # noqa: S104
         assert settings.nats_url == "nats://nats:4222"
         if isinstance(settings, GatewaySettings):
             TokenService(  # what the gateway does with the key at start-up
