@@ -75,9 +75,17 @@ TEST_AFTER :=
 
 # HARNESS_TEST_MODE: the stack the tests start mounts test-only endpoints (the archive's Pact
 # provider-state hook), which the contract verification in contracts/ needs.
+# Each pytest session writes JUnit XML to reports/junit/; whatever happens, the run ends with
+# reports/index.html (harness/report/index.py): every suite, failure, slow test, experiment
+# and report of this run on one page.
 test: setup check  ## everything that fits in CI: lint, types, unit, infra, end-to-end (starts its own stack)
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1} $(PY) -m pytest -q -m "not docker and not k8s_local"
-	@for t in $(TEST_AFTER); do echo "== make $$t"; $(MAKE) --no-print-directory $$t || exit 1; done
+	@rm -rf reports/junit && mkdir -p reports/junit && touch reports/.test-started
+	@rc=0; HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1} \
+		$(PY) -m pytest -q -m "not docker and not k8s_local" --junitxml=reports/junit/main.xml || rc=$$?; \
+	if [ $$rc -eq 0 ]; then \
+		for t in $(TEST_AFTER); do echo "== make $$t"; $(MAKE) --no-print-directory $$t || { rc=1; break; }; done; \
+	fi; \
+	$(PY) -m harness.report.index reports; exit $$rc
 
 # FUZZ_MAX_EXAMPLES: test cases per operation; FUZZ_MAX_TIME: seconds per service, fuzzing and
 # stateful testing repeat until it is spent; FUZZ_SEED: replay an earlier run.

@@ -27,7 +27,7 @@ docker-test: docker-images  ## docker target: e2e pipeline, docker suite, contai
 	@$(DOCKER_TEST_ENV) $(VENV)/bin/harness down
 	@start=$$(date +%s); \
 	$(DOCKER_TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider --durations=8 -m "docker or e2e" \
-		scenarios/e2e/test_pipeline.py scenarios/docker; rc=$$?; \
+		--junitxml=reports/junit/docker.xml scenarios/e2e/test_pipeline.py scenarios/docker; rc=$$?; \
 	echo "docker-test: suite took $$(( $$(date +%s) - start ))s"; exit $$rc
 
 docker-up: docker-images  ## start the docker target (state in .harness/docker); endpoints

@@ -57,7 +57,7 @@ k8s-local-test: setup k8s-local-deps k8s-tools k8s-addons docker-images  ## k8s-
 	echo "k8s-local-test: cluster + ALT_LAS up in $$(( $$(date +%s) - start ))s"; \
 	if [ $$rc -eq 0 ]; then \
 		$(K8S_LOCAL_TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider --durations=8 -m "k8s_local or e2e" \
-			scenarios/e2e scenarios/k8s_local || rc=$$?; \
+			--junitxml=reports/junit/k8s-local.xml scenarios/e2e scenarios/k8s_local || rc=$$?; \
 		$(MAKE) --no-print-directory k8s-local-chaos || rc=$$?; \
 	fi; \
 	$(K8S_LOCAL_ENV) $(VENV)/bin/harness down || rc=$$?; \

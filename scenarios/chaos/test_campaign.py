@@ -18,17 +18,19 @@ from harness.settings import HarnessSettings
 from harness.stack.state import StackState
 
 DEFAULTS = CampaignConfig()
+# Under reports/, where `make test`'s report index (reports/index.html) links it.
+OUT = Path(__file__).resolve().parents[2] / "reports" / "campaign-test"
 
 
 async def test_default_campaign_is_valid(
-    stack: StackState, harness_settings: HarnessSettings, tmp_path: Path
+    stack: StackState, harness_settings: HarnessSettings
 ) -> None:
     if stack.target != "local" or "toxiproxy" not in stack.endpoints:
         pytest.skip("campaigns inject faults into the local stack (with Toxiproxy)")
     config = CampaignConfig(
         duration_s=float(os.environ.get("HARNESS_CAMPAIGN_S", DEFAULTS.duration_s)),
         seed=int(os.environ.get("HARNESS_CAMPAIGN_SEED", DEFAULTS.seed)),
-        out_dir=tmp_path / "campaign",
+        out_dir=OUT,
     )
     result = await run_campaign(harness_settings, config, progress=lambda _m: None)
     injected = [w for w in result.windows if w.injected_at is not None]

@@ -10,9 +10,12 @@ from harness.campaign import CampaignConfig, run_campaign
 from harness.settings import HarnessSettings
 from harness.stack.state import StackState
 
+# Under reports/, where `make test`'s report index (reports/index.html) links it.
+OUT = Path(__file__).resolve().parents[2] / "reports" / "campaign-docker-test"
+
 
 async def test_short_container_campaign_is_clean(
-    docker_stack: StackState, harness_settings: HarnessSettings, tmp_path: Path
+    docker_stack: StackState, harness_settings: HarnessSettings
 ) -> None:
     config = CampaignConfig(
         duration_s=float(os.environ.get("HARNESS_DOCKER_CAMPAIGN_S", "40")),
@@ -20,7 +23,7 @@ async def test_short_container_campaign_is_clean(
         faults=("kill", "pause", "partition", "outage"),
         rate_per_s=3.0,
         recovery_s=150.0,
-        out_dir=tmp_path / "campaign",
+        out_dir=OUT,
     )
     result = await run_campaign(harness_settings, config, progress=lambda _m: None)
     injected = [w for w in result.windows if w.injected_at is not None]
