@@ -117,6 +117,12 @@ STOP_ORDER = (
     "etcd",
 )
 NODE_PROCESSES = ("kube-router", "kube-proxy", "kubelet")
+# Paths every kubelet uses whatever its --root-dir (constants in the kubelet): its device-plugin
+# registry socket, and the symlinks to container logs. Three kubelets share them (see
+# `_start_kubelets`); `down` removes what the cluster made there.
+DEVICE_PLUGINS = Path("/var/lib/kubelet/device-plugins")
+CONTAINER_LOGS = Path("/var/log/containers")
+HOST_PATHS = (DEVICE_PLUGINS.parent, DEVICE_PLUGINS, CONTAINER_LOGS)
 
 
 # Under the cluster's root: what a cluster's run leaves (all removed by a clean `down`).
@@ -665,6 +671,25 @@ imageGCLowThresholdPercent: 98
             "--node-labels", f"topology.kubernetes.io/zone={node.zone}",
         ])  # fmt: skip
 
+    async def _start_kubelets(self, records: dict[str, ProcessRecord]) -> None:
+        """One after the other: each kubelet empties the device-plugin directory and listens
+        on its socket when it starts (a fixed path), and exits if another one's socket appears
+        in between ("address already in use"). So the next starts once this one's socket is
+        there. No device plugin runs here: that only the last kubelet's socket stays reachable
+        changes nothing."""
+        made = [str(p) for p in HOST_PATHS if not p.exists()]
+        (self.root / "host-paths.json").write_text(json.dumps(made))
+        socket = DEVICE_PLUGINS / "kubelet.sock"
+        for node in self.nodes:
+            before = _inode(socket)
+            self._start_kubelet(records, node)
+
+            async def _listening(before: int | None = before) -> bool:
+                now = _inode(socket)
+                return now is not None and now != before
+
+            await poll_until(_listening, 60, f"the kubelet of {node.name} to start")
+
     async def _pod_subnet(self, node: Node) -> str:
         async def _allocated() -> str:
             return (
@@ -684,8 +709,7 @@ imageGCLowThresholdPercent: 98
         for node in self.nodes:
             await self._start_containerd(records, node)
         self.import_archive(pause)
-        for node in self.nodes:
-            self._start_kubelet(records, node)
+        await self._start_kubelets(records)
         proxy_config = self.root / "kube-proxy.yaml"
         proxy_config.write_text(f"""apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -887,6 +911,7 @@ conntrack: {{maxPerCore: 0}}
                 _run(["iptables", "-w", "-t", table, "-X", chain], check=False)
         for name in _our_ipsets():
             _run(["ipset", "destroy", name], check=False)
+        self._host_paths_cleanup()
         for cgroup in self._cgroups():
             for sub in sorted(cgroup.rglob("*"), key=lambda p: len(p.parts), reverse=True):
                 if sub.is_dir():
@@ -894,6 +919,33 @@ conntrack: {{maxPerCore: 0}}
                         sub.rmdir()
             with contextlib.suppress(OSError):
                 cgroup.rmdir()
+
+    def _host_paths_cleanup(self) -> None:
+        """The kubelets' files outside the cluster's root; the directories too when `up` made
+        them (and nothing else is in them)."""
+        for name in ("kubelet.sock", "kubelet_internal_checkpoint"):
+            (DEVICE_PLUGINS / name).unlink(missing_ok=True)
+        if CONTAINER_LOGS.is_dir():
+            for link in CONTAINER_LOGS.iterdir():
+                if link.is_symlink() and str(self.root) in os.readlink(link):
+                    link.unlink()
+        record = self.root / "host-paths.json"
+        made = json.loads(record.read_text()) if record.exists() else []
+        for path in sorted(map(Path, made), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        record.unlink(missing_ok=True)
+
+    def _host_leftovers(self) -> list[str]:
+        files = [DEVICE_PLUGINS / n for n in ("kubelet.sock", "kubelet_internal_checkpoint")]
+        left = [f"file {f}" for f in files if f.exists()]
+        if CONTAINER_LOGS.is_dir():
+            left += [
+                f"symlink {link}"
+                for link in CONTAINER_LOGS.iterdir()
+                if link.is_symlink() and str(self.root) in os.readlink(link)
+            ]
+        return left
 
     def _bridges(self) -> list[str]:
         """The nodes' CNI bridges (and cni0, the one bridge of a cluster before nodes had their
@@ -919,12 +971,20 @@ conntrack: {{maxPerCore: 0}}
         left += [f"netns {ns}" for ns in _our_netns()]
         left += [f"interface {bridge}" for bridge in self._bridges()]
         left += [f"cgroup {path}" for path in self._cgroups()]
+        left += self._host_leftovers()
         routes = _run(["ip", "route", "show", "type", "blackhole"], check=False)
         left += [f"route blackhole {c}" for c in (POD_CIDR, SVC_CIDR) if c in routes]
         for table in IPTABLES_TABLES:
             left += [f"iptables {table} chain {chain}" for chain in _our_iptables(table)[1]]
         left += [f"ipset {name}" for name in _our_ipsets()]
         return left
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
 
 
 def manifest_image(path: Path, deployment: str) -> str:
