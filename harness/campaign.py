@@ -16,7 +16,8 @@ from typing import Any
 
 from harness.checkers.pipeline import check
 from harness.checkers.verdict import Verdict
-from harness.faults import container, network, process
+from harness.faults import network
+from harness.faults.targets import for_target
 from harness.nemesis import DEPENDENCIES, SERVICES, FaultWindow, schedule
 from harness.nemesis import run as run_nemesis
 from harness.report.campaign import write_html
@@ -57,7 +58,8 @@ async def run_campaign(
     state = load_state(settings)
     try:
         kinds: Sequence[str] = config.faults
-        if state.target == "docker":
+        primitives = for_target(state.target)
+        if not primitives.latency:
             # A partition takes one container off the network; latency needs Toxiproxy.
             links: Sequence[str] = SERVICES + DEPENDENCIES
             kinds = [k for k in config.faults if k != "latency"]
@@ -96,7 +98,7 @@ async def run_campaign(
         # Whatever the nemesis left behind (a failed heal), heal it now.
         if "toxiproxy" in state.endpoints:
             await network.heal_all(settings)
-        await (container if state.target == "docker" else process).heal_all(settings)
+        await primitives.heal_all(settings)
         healed_at = time.monotonic()
         progress("faults healed; recovering and reading back")
         await workload.finish()

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.faults import container, network, process
+from harness.faults import network
+from harness.faults.targets import for_target
 from harness.settings import HarnessSettings
 
 log = logging.getLogger(__name__)
@@ -92,29 +93,27 @@ def schedule(
 
 
 async def inject(settings: HarnessSettings, fault: Fault, target: str = "local") -> None:
-    primitives = container if target == "docker" else process
+    primitives = for_target(target)
     if fault.kind == "kill":
         await primitives.kill(settings, fault.target, "SIGKILL")
     elif fault.kind == "outage":
         await primitives.stop(settings, fault.target)
     elif fault.kind == "pause":
         await primitives.pause(settings, fault.target)
-    elif fault.kind == "partition" and target == "docker":
-        await container.disconnect(settings, fault.target)
     elif fault.kind == "partition":
-        await network.partition(settings, fault.target)
+        await primitives.partition(settings, fault.target)
     elif fault.kind == "latency":
         await network.add_toxic(settings, fault.target, "latency", latency=400, jitter=150)
 
 
 async def heal(settings: HarnessSettings, fault: Fault, target: str = "local") -> None:
-    primitives = container if target == "docker" else process
+    primitives = for_target(target)
     if fault.kind in ("kill", "outage"):
         await primitives.start(settings, fault.target)
     elif fault.kind == "pause":
         await primitives.resume(settings, fault.target)
-    elif fault.kind == "partition" and target == "docker":
-        await container.reconnect(settings, fault.target)
+    elif fault.kind == "partition":
+        await primitives.unpartition(settings, fault.target)
     else:
         await network.heal(settings, fault.target)
 

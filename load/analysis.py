@@ -128,7 +128,9 @@ def open_model_summary(final: Snapshot, duration: float) -> dict[str, Any]:
     offered = sum(n.values())
     sent = n[slo.ARRIVAL_ON_TIME] + n[slo.ARRIVAL_LATE]
     e2e = final.get((slo.E2E_TYPE, slo.E2E_NAME))
+    lag = final.get((slo.OPEN_TYPE, slo.GENERATOR_LAG))
     return {
+        "generator_lag_p99_ms": lag.percentile(0.99) if lag is not None else None,
         "arrivals": offered,
         "on_time": n[slo.ARRIVAL_ON_TIME],
         "late": n[slo.ARRIVAL_LATE],

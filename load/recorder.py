@@ -69,6 +69,11 @@ class Recorder:
     def open_model(self) -> bool:
         return self.profile == "open"
 
+    @property
+    def late_ms(self) -> float:
+        value = getattr(self.environment.parsed_options, "open_late_ms", None)
+        return 100.0 if value in (None, "") else float(value)
+
     def start(self) -> None:
         self.started = time.monotonic()
         self.points.clear()
@@ -125,7 +130,9 @@ class Recorder:
         dt = max(1e-6, now_s - since_s)
         http = merged_http(window)
         e2e = window.get((slo.E2E_TYPE, slo.E2E_NAME))
-        verdict = slo.evaluate(self.objectives, window, open_model=self.open_model)
+        verdict = slo.evaluate(
+            self.objectives, window, open_model=self.open_model, late_ms=self.late_ms
+        )
         step = Step(
             users=users,
             started_s=since_s,
@@ -158,7 +165,9 @@ class Recorder:
     def stop(self) -> None:
         self.mark_stopped()
         final = snapshot(self.environment)
-        self.verdict = slo.evaluate(self.objectives, final, open_model=self.open_model)
+        self.verdict = slo.evaluate(
+            self.objectives, final, open_model=self.open_model, late_ms=self.late_ms
+        )
         if self.profile == "stress":
             self.knee = knee(self.steps)
         duration = self.stopped or self.elapsed()
@@ -193,6 +202,8 @@ class Recorder:
             # A knee is a measurement, not a pass or a fail: the run fails only when no step
             # could be judged at all.
             return 0 if self.steps else 1
+        if self.verdict.inconclusive:
+            return 3  # not judged: too little traffic, or the generator fell behind
         return 0 if self.verdict.ok else 1
 
 

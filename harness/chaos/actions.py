@@ -12,14 +12,14 @@ import asyncio
 import json
 import secrets
 import time
-from types import ModuleType
 from typing import Any
 
 import nats
 
 from harness.chaos._runtime import run, run_dir, settings
 from harness.checkers.pipeline import check
-from harness.faults import container, network, process
+from harness.faults import container, network
+from harness.faults.targets import TargetFaults, for_target
 from harness.settings import HarnessSettings
 from harness.stack.state import load_state
 from harness.workload.pipeline import Workload, WorkloadConfig
@@ -45,9 +45,9 @@ __all__ = [
 ]
 
 
-def _faults(s: HarnessSettings) -> ModuleType:
+def _faults(s: HarnessSettings) -> TargetFaults:
     """The fault primitives of the stack's target: processes, or containers."""
-    return container if load_state(s).target == "docker" else process
+    return for_target(load_state(s).target)
 
 
 def kill_service(name: str, signal: str = "SIGKILL") -> str:

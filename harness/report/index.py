@@ -98,16 +98,24 @@ def collect(reports: Path) -> dict[str, Any]:
 
     suites = [read_junit(p) for p in sorted((reports / "junit").glob("*.xml")) if _this_run(p)]
     journals = [read_journal(p) for p in sorted(reports.glob("*/*.journal.json")) if _this_run(p)]
+    # A report is a report.html or index.html (coverage's HTML has hundreds of module pages).
     pages = sorted(
         p
         for p in reports.rglob("*.html")
-        if (p.name != "index.html" or p.parent != reports) and _this_run(p)
+        if p.name in ("report.html", "index.html") and p.parent != reports and _this_run(p)
+    )
+    coverage_file = reports / "coverage" / "summary.json"
+    coverage = (
+        json.loads(coverage_file.read_text())
+        if coverage_file.exists() and _this_run(coverage_file)
+        else None
     )
     cases = [c for s in suites for c in s.cases]
     return {
         "suites": suites,
         "journals": journals,
         "pages": pages,
+        "coverage": coverage,
         "failed": [c for c in cases if c.outcome in ("failed", "error")],
         "slowest": sorted(cases, key=lambda c: c.time_s, reverse=True)[:SLOWEST],
     }
@@ -161,6 +169,25 @@ def render(reports: Path, data: dict[str, Any]) -> str:
         for c in data["slowest"]:
             parts.append(_row([f"{c.time_s:.1f} s", escape(c.suite), escape(c.name)]))
         parts.append("</table>")
+    if data["coverage"]:
+        floors = data["coverage"].get("floors", {})
+        parts.append("<h2>Coverage (main session, lines and branches)</h2><table>")
+        parts.append(_row(["package", "covered", "floor", "least covered modules"], "th"))
+        for p in data["coverage"]["packages"]:
+            floor = floors.get(p["package"])
+            worst = sorted(p["modules"], key=lambda m: m["percent"])[:5]
+            least = ", ".join(f"{escape(m['module'])} {m['percent']:.0f}%" for m in worst)
+            parts.append(
+                _row(
+                    [
+                        escape(p["package"]),
+                        f"{p['percent']:.1f}% ({p['covered']}/{p['total']})",
+                        "—" if floor is None else f"{floor:.0f}%",
+                        least,
+                    ]
+                )
+            )
+        parts.append("</table><p>Every module: <a href='coverage/html/index.html'>coverage/html</a></p>")  # fmt: skip
     if data["journals"]:
         parts.append("<h2>Chaos experiments</h2><table>")
         parts.append(_row(["experiment", "where", "status", "time", "actions"], "th"))
@@ -206,6 +233,10 @@ def write(reports: Path) -> Path:
         "failed": [asdict(c) for c in data["failed"]],
         "slowest": [asdict(c) for c in data["slowest"]],
         "experiments": [{**j, "path": str(j["path"])} for j in data["journals"]],
+        "coverage": [
+            {k: v for k, v in p.items() if k != "modules"}
+            for p in (data["coverage"] or {}).get("packages", [])
+        ],
     }
     (reports / "index.json").write_text(json.dumps(summary, indent=2))
     return out

@@ -17,7 +17,7 @@ from reference_services.archive.tags import derive_tags, summarize
 from reference_services.common import topology
 from reference_services.common.db import Database
 from reference_services.common.errors import NotFound, TransientError
-from reference_services.common.events import derived_id, make_event, now_iso
+from reference_services.common.events import derived_id, make_event, now_iso, publish_status
 from reference_services.common.messaging import Messaging
 from reference_services.common.schemas import validate
 
@@ -79,23 +79,11 @@ class Archive:
             event_id=f"atlas.created:{atlas['id']}",
         )
         await self.messaging.publish(topology.SUBJECT_ATLAS_CREATED, event)
-        status = make_event(
-            "status.changed",
-            source=SOURCE,
-            subject=atlas["command_id"],
-            correlation_id=envelope["correlation_id"],
-            data={
-                "command_id": atlas["command_id"],
-                "stage": "archive",
-                "status": "archived",
-                "alt_id": atlas["alt_id"],
-                "last_id": atlas["last_id"],
-                "atlas_id": atlas["id"],
-                "at": now_iso(),
-            },
-            event_id=f"status:archive:archived:{atlas['command_id']}",
-        )
-        await self.messaging.publish(topology.status_subject("archive"), status)
+        await publish_status(
+            self.messaging, "archive", "archived", source=SOURCE,
+            command_id=atlas["command_id"], correlation_id=envelope["correlation_id"],
+            alt_id=atlas["alt_id"], last_id=atlas["last_id"], atlas_id=atlas["id"],
+        )  # fmt: skip
         log.info("archived %s", atlas["id"])
 
     async def get(self, atlas_id: str) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from reference_services.common import topology
 from reference_services.common.schemas import EventType, validate_event
 
 SCHEMA_VERSION = "1.0"
@@ -45,6 +46,34 @@ def make_event(
     }
     validate_event(envelope)
     return envelope
+
+
+class Publisher(Protocol):
+    async def publish(self, subject: str, envelope: dict[str, Any]) -> None: ...
+
+
+async def publish_status(
+    messaging: Publisher,
+    stage: str,
+    status: str,
+    *,
+    source: str,
+    command_id: str,
+    correlation_id: str,
+    **refs: str | None,
+) -> None:
+    """Publish a stage's `status.changed` for a command, on the stage's status subject. `refs`
+    are the ids known so far and `detail` (each stage names those it has); the event id is
+    stable per (stage, status, command), so a republish is deduplicated."""
+    event = make_event(
+        "status.changed",
+        source=source,
+        subject=command_id,
+        correlation_id=correlation_id,
+        data={"command_id": command_id, "stage": stage, "status": status, **refs, "at": now_iso()},
+        event_id=f"status:{stage}:{status}:{command_id}",
+    )
+    await messaging.publish(topology.status_subject(stage), event)
 
 
 def encode(envelope: dict[str, Any]) -> bytes:

@@ -16,7 +16,7 @@ from typing import Any
 from reference_services.common import topology
 from reference_services.common.db import Database
 from reference_services.common.errors import NotFound, PermanentError
-from reference_services.common.events import derived_id, make_event, now_iso
+from reference_services.common.events import derived_id, make_event, now_iso, publish_status
 from reference_services.common.messaging import Messaging
 from reference_services.common.schemas import validate
 from reference_services.runner.executors import Executor
@@ -164,24 +164,11 @@ class RunnerHandler:
         last_id: str | None = None,
         detail: str | None = None,
     ) -> None:
-        command_id = envelope["subject"]
-        event = make_event(
-            "status.changed",
-            source=SOURCE,
-            subject=command_id,
-            correlation_id=envelope["correlation_id"],
-            data={
-                "command_id": command_id,
-                "stage": "runner",
-                "status": status,
-                "alt_id": alt_id,
-                "last_id": last_id,
-                "detail": detail,
-                "at": now_iso(),
-            },
-            event_id=f"status:runner:{status}:{command_id}",
-        )
-        await self.messaging.publish(topology.status_subject("runner"), event)
+        await publish_status(
+            self.messaging, "runner", status, source=SOURCE, command_id=envelope["subject"],
+            correlation_id=envelope["correlation_id"], alt_id=alt_id, last_id=last_id,
+            detail=detail,
+        )  # fmt: skip
 
 
 async def get_execution(db: Database, last_id: str) -> dict[str, Any]:

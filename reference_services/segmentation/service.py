@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from reference_services.common import topology
-from reference_services.common.events import derived_id, make_event, now_iso
+from reference_services.common.events import derived_id, make_event, now_iso, publish_status
 from reference_services.common.messaging import Messaging
 from reference_services.common.schemas import validate
 from reference_services.segmentation.segmenter import segment
@@ -85,20 +85,8 @@ class SegmentationHandler:
         alt_id: str | None = None,
         detail: str | None = None,
     ) -> None:
-        command_id = envelope["data"]["command_id"]
-        event = make_event(
-            "status.changed",
-            source=SOURCE,
-            subject=command_id,
-            correlation_id=envelope["correlation_id"],
-            data={
-                "command_id": command_id,
-                "stage": "segmentation",
-                "status": status,
-                "alt_id": alt_id,
-                "detail": detail,
-                "at": now_iso(),
-            },
-            event_id=f"status:segmentation:{status}:{command_id}",
-        )
-        await self.messaging.publish(topology.status_subject("segmentation"), event)
+        await publish_status(
+            self.messaging, "segmentation", status, source=SOURCE,
+            command_id=envelope["data"]["command_id"], correlation_id=envelope["correlation_id"],
+            alt_id=alt_id, detail=detail,
+        )  # fmt: skip

@@ -4,8 +4,6 @@ checker finds nothing lost, duplicated or stuck in the background workload's his
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +12,7 @@ import pytest
 
 from harness.settings import HarnessSettings
 from harness.stack.state import StackState
+from scenarios._support.experiments import run_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "chaos" / "local").glob("*.json"))
@@ -43,30 +42,8 @@ def test_experiment_validates(path: Path) -> None:
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
 def test_experiment_passes(
-    path: Path, stack: StackState, harness_settings: HarnessSettings, tmp_path: Path
+    path: Path, stack: StackState, harness_settings: HarnessSettings
 ) -> None:
     if stack.target != "local" or "toxiproxy" not in stack.endpoints:
         pytest.skip("the local experiments need the local stack with Toxiproxy")
-    journal = tmp_path / "journal.json"
-    env = {**os.environ, **SHORT, "HARNESS_STATE_DIR": str(harness_settings.state_dir)}
-    out = subprocess.run(
-        [CHAOS, "--no-log-file", "run", "--journal-path", str(journal), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
-        env=env,
-    )
-    tail = "\n".join((out.stdout + out.stderr).splitlines()[-25:])
-    assert journal.exists(), f"{path.name}: no journal written:\n{tail}"
-    data = json.loads(journal.read_text())
-    failed = [
-        f"{r['activity']['name']}: {r.get('exception') or r.get('output')}"
-        for r in data["run"]
-        if r["status"] != "succeeded"
-    ]
-    assert data["status"] == "completed" and not data["deviated"], (
-        f"{path.name} ended {data['status']} (deviated={data['deviated']}):\n{tail}"
-    )
-    assert not failed, f"{path.name}: activities failed:\n" + "\n".join(failed)
-    assert out.returncode == 0, f"chaos run exited {out.returncode}:\n{tail}"
+    run_experiment(path, harness_settings.state_dir, SHORT, "chaos-local")

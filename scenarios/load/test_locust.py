@@ -160,10 +160,16 @@ def test_the_open_model_offers_its_arrival_rate(stack: StackState, tmp_path: Pat
             str(out),
         ],
     )
-    assert proc.returncode == 0, (
-        f"open-model run failed ({proc.returncode}):\n{proc.stdout[-3000:]}"
-    )
-    om = _report(out)["open_model"]
+    report = _report(out)
+    # A test of the generator must not depend on spare CPU: on a machine too busy for the
+    # generator to keep any schedule (its own loop lagged past the lateness tolerance) the run
+    # is INCONCLUSIVE, exit 3, and says so; the figures below are checked either way. A
+    # generator that kept up and still sent late is a FAIL (exit 1), and fails here.
+    inconclusive = report["slo"]["inconclusive"] or ""
+    assert proc.returncode == 0 or (
+        proc.returncode == 3 and "the load generator fell behind" in inconclusive
+    ), f"open-model run failed ({proc.returncode}):\n{proc.stdout[-3000:]}"
+    om = report["open_model"]
     assert om is not None, "the report has no open-model section"
     assert om["dropped"] == 0, f"arrivals dropped at {rate}/s: {om}"
     assert rate * seconds * 0.75 <= om["arrivals"] <= rate * (seconds + 2), (

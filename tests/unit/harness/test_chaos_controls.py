@@ -12,7 +12,7 @@ import pytest
 
 from harness.chaos.controls import after_experiment_control, failed_actions
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXPERIMENTS = sorted((ROOT / "chaos").glob("**/*.json"))
 CONTROL = {
     "name": "every-action-succeeded",

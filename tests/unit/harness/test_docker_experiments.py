@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from chaoslib.experiment import ensure_experiment_is_valid
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXPERIMENTS = sorted((ROOT / "chaos" / "docker").glob("*.json"))
 
 

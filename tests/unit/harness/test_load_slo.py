@@ -140,6 +140,50 @@ def test_open_model_counts_late_and_dropped_arrivals_as_missed() -> None:
     assert (summary["late"], summary["dropped"]) == (4, 6)
 
 
+def _late_arrivals(lag: dict[int, int] | None) -> dict[tuple[str, str], slo.Window]:
+    windows = {
+        ("GET", "/a"): window("GET", "/a", {5: 100}),
+        (slo.E2E_TYPE, slo.E2E_NAME): window(slo.E2E_TYPE, slo.E2E_NAME, {100: 90}),
+        (slo.OPEN_TYPE, slo.ARRIVAL_ON_TIME): window(slo.OPEN_TYPE, slo.ARRIVAL_ON_TIME, {1: 90}),
+        (slo.OPEN_TYPE, slo.ARRIVAL_LATE): window(slo.OPEN_TYPE, slo.ARRIVAL_LATE, {250: 10}, 10),
+    }
+    if lag is not None:
+        windows[(slo.OPEN_TYPE, slo.GENERATOR_LAG)] = window(slo.OPEN_TYPE, slo.GENERATOR_LAG, lag)
+    return windows
+
+
+@pytest.mark.parametrize(
+    ("lag", "expected"),
+    [
+        # The generator's own loop lagged 300 ms at p99: its host was busy, nothing is judged.
+        ({0: 950, 300: 50}, "INCONCLUSIVE"),
+        # It kept up (p99 2 ms) and still sent late: the generator's fault, a FAIL as before.
+        ({0: 990, 2: 10}, "FAIL"),
+        # Not measured (a run of an older generator): no excuse.
+        (None, "FAIL"),
+    ],
+    ids=["busy-host", "generator-kept-up", "no-measurement"],
+)
+def test_late_arrivals_are_judged_against_the_generators_own_lag(
+    lag: dict[int, int] | None, expected: str
+) -> None:
+    verdict = slo.evaluate(slo.parse(SLO_DOC), _late_arrivals(lag), open_model=True, late_ms=100)
+    assert verdict.summary().startswith(f"SLO verdict: {expected}"), verdict.summary()
+    assert not verdict.ok
+    if expected == "INCONCLUSIVE":
+        assert "lagged 300 ms (p99)" in verdict.summary()
+    summary = open_model_summary(_late_arrivals(lag), duration=10.0)
+    expected_lag = None if lag is None else slo.Window("", "", 0, 0, lag).percentile(0.99)
+    assert summary["generator_lag_p99_ms"] == expected_lag
+
+
+def test_a_busy_generator_does_not_excuse_a_run_whose_arrivals_were_on_time() -> None:
+    windows = _late_arrivals({0: 950, 300: 50})
+    windows[(slo.OPEN_TYPE, slo.ARRIVAL_LATE)] = window(slo.OPEN_TYPE, slo.ARRIVAL_LATE, {}, 0)
+    verdict = slo.evaluate(slo.parse(SLO_DOC), windows, open_model=True, late_ms=100)
+    assert verdict.ok, verdict.summary()
+
+
 def _step(users: int, ok: bool, rps: float) -> Step:
     checks = (slo.Check("p95 of x", 10.0 if ok else 900.0, 100.0, "ms"),)
     return Step(users, 0, 10, rps, rps / 10, 10.0, slo.Verdict(checks, 100))

@@ -96,3 +96,21 @@ def test_the_ci_summary_is_markdown_of_the_same_figures(tmp_path: Path) -> None:
     text = summary.read_text()
     assert "| main | 4 | 2 | 1 | 0 | 1 | 12 s |" in text, text
     assert "**failed** `tests.unit.test_checker::test_lost`" in text
+
+
+def test_coverage_of_the_run_is_on_the_page(tmp_path: Path) -> None:
+    (tmp_path / "coverage").mkdir()
+    summary = {
+        "floors": {"harness": 70.0},
+        "packages": [
+            {
+                "package": "harness", "covered": 80, "total": 100, "percent": 80.0,
+                "modules": [{"module": "harness/cli.py", "percent": 12.5}],
+            }
+        ],
+    }  # fmt: skip
+    (tmp_path / "coverage" / "summary.json").write_text(json.dumps(summary))
+    index.main([str(tmp_path)])
+    page = (tmp_path / "index.html").read_text()
+    assert "80.0% (80/100)" in page and "70%" in page and "harness/cli.py 12%" in page
+    assert json.loads((tmp_path / "index.json").read_text())["coverage"][0]["percent"] == 80.0
