@@ -7,7 +7,6 @@ elsewhere if a deployment ships its own copy.
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,15 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from harness.settings import HarnessSettings
+
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "reference_services" / "schemas"
 BASE = "https://altlas.dev/schemas/"
 
 
 def schema_dir() -> Path:
-    return Path(os.environ.get("HARNESS_SCHEMA_DIR", DEFAULT_DIR))
+    """HARNESS_SCHEMA_DIR (HarnessSettings.schema_dir), or the reference services' schemas."""
+    return HarnessSettings().schema_dir or DEFAULT_DIR
 
 
 @cache
@@ -50,6 +52,17 @@ def errors(kind: str, instance: Any) -> list[str]:
         f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
         for e in validator.iter_errors(instance)
     ]
+
+
+def status_rank() -> dict[str, int]:
+    """Each command status's rank, from `x-altlas-status-order` in the schemas' status.changed
+    event (statuses of one group share a rank; a status only ever moves up)."""
+    path = schema_dir() / "events" / "status.changed.schema.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    groups = doc.get("x-altlas-status-order")
+    if not groups:
+        raise ValueError(f"{path} declares no x-altlas-status-order: the checker needs it")
+    return {status: rank for rank, group in enumerate(groups) for status in group}
 
 
 def document_schema(kind: str) -> dict[str, Any]:

@@ -55,6 +55,24 @@ class HarnessSettings(BaseSettings):
     # Test cases per operation in scenarios/fuzz: small enough for CI, where the whole suite has
     # minutes; `make fuzz` (FUZZ_MAX_EXAMPLES) is where bigger budgets run.
     fuzz_max_examples: int = Field(25, ge=1)
+    # The suites' own knobs, read here once (HARNESS_<NAME>) rather than from os.environ.
+    # scenarios/fuzz: the seed of the CI budget (fixed, so a red build can be reproduced).
+    fuzz_seed: int = 1
+    # scenarios/chaos/test_campaign.py: unset means `make campaign`'s defaults.
+    campaign_s: float | None = Field(None, gt=0)
+    campaign_seed: int | None = None
+    # scenarios/docker/test_container_campaign.py.
+    docker_campaign_s: float = Field(40.0, gt=0)
+    docker_campaign_seed: int = 19
+    # scenarios/e2e/test_rate_limit.py: the deployment's per-user bucket, the burst sent at it,
+    # and the connections it is sent over (fewer through `kubectl port-forward`: k8s-local sets 10).
+    rate_limit_capacity: float = Field(200.0, gt=0)
+    rate_limit_refill: float = Field(100.0, gt=0)
+    rate_limit_burst: int = Field(1000, ge=1)
+    rate_limit_connections: int = Field(100, ge=1)
+    # The JSON Schemas the suites validate against (harness/schemas.py): ours unless a
+    # deployment ships its own copy.
+    schema_dir: Path | None = None
 
     @property
     def state_file(self) -> Path:

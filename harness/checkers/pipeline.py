@@ -13,17 +13,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from harness import schemas
 from harness.checkers.verdict import KINDS, Anomaly, AnomalyKind, Latency, Unread, Verdict
 from harness.history.model import OP_FNS, HistoryError, Op, pair_ops
 
-STATUS_RANK = {
-    "accepted": 0,
-    "segmented": 1,
-    "running": 2,
-    "completed": 3,
-    "failed": 3,
-    "archived": 4,
-}
+# The order a command's status moves in, as the schemas declare it (x-altlas-status-order).
+STATUS_RANK = schemas.status_rank()
 NOT_FOUND = "not-found"
 ID_FIELDS = ("alt_id", "last_id", "atlas_id")
 _OUTCOMES = ("ok", "fail", "unknown")

@@ -61,6 +61,17 @@ def schema(kind: str) -> dict[str, Any]:
     return dict(_registry().contents(schema_uri(kind)))
 
 
+@cache
+def status_rank() -> dict[str, int]:
+    """Each command status's rank, from `x-altlas-status-order` in the status.changed schema
+    (statuses of one group share a rank; a status only moves to a higher one)."""
+    groups = schema("event:status.changed")["x-altlas-status-order"]
+    rank = {status: n for n, group in enumerate(groups) for status in group}
+    if not all(s.isascii() and s.isidentifier() and s.islower() for s in rank):
+        raise ValueError(f"x-altlas-status-order holds a name that is not a status: {rank}")
+    return rank
+
+
 def errors_of(kind: str, instance: Any) -> list[dict[str, Any]]:
     """All validation errors of `instance`, each with a JSON-pointer-like path and a message."""
     out = []

@@ -13,28 +13,28 @@ from typing import Any, Final
 import httpx
 
 from reference_services.common import metrics
-from reference_services.common.errors import NotFound, TransientError
+from reference_services.common.errors import NotFound
 from reference_services.common.resilience import STATE_VALUES, CircuitBreaker, RetryPolicy
+from reference_services.gateway.service_client import Rejected, ServiceClient, Unavailable
 
 # Only these are retried: a timed-out PATCH may have been applied, and repeating it is not ours
 # to decide for the client.
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
-class ArchiveUnavailable(TransientError):
+class ArchiveUnavailable(Unavailable):
     """The archive timed out, refused or failed; the client should retry later."""
 
 
-class ArchiveRejected(Exception):
+class ArchiveRejected(Rejected):
     """The archive answered 4xx; passed through to the client as it came."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        self.status = status
-        self.body = body
-        super().__init__(f"archive answered {status}")
 
+class ArchiveClient(ServiceClient):
+    service = "archive"
+    unavailable = ArchiveUnavailable
+    rejected = ArchiveRejected
 
-class ArchiveClient:
     def __init__(
         self,
         base_url: str,
@@ -44,20 +44,13 @@ class ArchiveClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout_s, connect=min(1.0, timeout_s)),
-            transport=transport,
-        )
+        super().__init__(base_url, timeout_s, transport=transport)
         self.breaker = breaker or CircuitBreaker(5, 5.0, name="archive")
         self.retry = retry or RetryPolicy(base_s=0.05, max_s=0.25, max_attempts=2)
         breaker_ = self.breaker
         metrics.CIRCUIT_STATE.labels(breaker_.name).set_function(
             lambda: STATE_VALUES[breaker_.state]
         )
-
-    async def close(self) -> None:
-        await self._client.aclose()
 
     async def request(
         self,
@@ -73,10 +66,16 @@ class ArchiveClient:
         Raises CircuitOpen (a TransientError) without sending when the breaker is open,
         ArchiveUnavailable, NotFound for 404 and ArchiveRejected for other 4xx answers.
         """
-        headers = {"X-Correlation-Id": correlation_id} if correlation_id else {}
+
+        def _not_found() -> Exception:
+            return NotFound("atlas record", path.rsplit("/", 1)[-1])
 
         async def send() -> dict[str, Any]:
-            return await self._send(method, path, params=params, json=json, headers=headers)
+            result: dict[str, Any] = await self._json(
+                method, path, params=params, json=json, correlation_id=correlation_id,
+                on_404=_not_found,
+            )  # fmt: skip
+            return result
 
         async def through_breaker() -> dict[str, Any]:
             return await self.breaker.call(send, failure_on=(ArchiveUnavailable,))
@@ -85,32 +84,6 @@ class ArchiveClient:
             # CircuitOpen is not retried: the breaker's wait is far longer than any back-off.
             return await self.retry.call(through_breaker, retry_on=(ArchiveUnavailable,))
         return await through_breaker()
-
-    async def _send(
-        self, method: str, path: str, *, params: Any, json: Any, headers: dict[str, str]
-    ) -> dict[str, Any]:
-        try:
-            resp = await self._client.request(
-                method, path, params=params, json=json, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise ArchiveUnavailable(f"archive unreachable: {type(exc).__name__}") from exc
-        if resp.status_code == 404:
-            raise NotFound("atlas record", path.rsplit("/", 1)[-1])
-        if 400 <= resp.status_code < 500:
-            try:
-                body = resp.json()
-            except ValueError:
-                body = {"title": "Archive rejected the request", "status": resp.status_code}
-            raise ArchiveRejected(resp.status_code, body)
-        if resp.status_code >= 500:
-            raise ArchiveUnavailable(f"archive answered {resp.status_code}")
-        try:
-            result: dict[str, Any] = resp.json()
-        except ValueError as exc:
-            # A 2xx that is not JSON is a broken archive, not a broken request.
-            raise ArchiveUnavailable(f"archive answered {resp.status_code} without JSON") from exc
-        return result
 
     async def ready(self) -> bool:
         try:

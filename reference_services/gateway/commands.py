@@ -15,6 +15,7 @@ import asyncpg
 from reference_services.common import topology
 from reference_services.common.errors import NotFound, ServiceError
 from reference_services.common.events import make_event, now_iso
+from reference_services.common.schemas import status_rank
 
 # The pure idempotency decisions live apart so they can be tested without PostgreSQL; the
 # names stay importable from here (the app catches commands.IdempotencyConflict).
@@ -23,17 +24,12 @@ from reference_services.gateway.idempotency import check_same as _check_same
 from reference_services.gateway.idempotency import request_hash as request_hash
 
 SOURCE = "altlas/gateway"
-STATUS_RANK = {
-    "accepted": 0,
-    "segmented": 1,
-    "running": 2,
-    "completed": 3,
-    "failed": 3,
-    "archived": 4,
-}
+# The status order is the schema's (x-altlas-status-order), here and in the SQL built from it.
+STATUS_RANK = status_rank()
 _RANK_SQL = (
-    "CASE {col} WHEN 'accepted' THEN 0 WHEN 'segmented' THEN 1 WHEN 'running' THEN 2"
-    " WHEN 'completed' THEN 3 WHEN 'failed' THEN 3 WHEN 'archived' THEN 4 END"
+    "CASE {col} "
+    + " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
+    + " END"
 )
 _NEW, _OLD = _RANK_SQL.format(col="$2"), _RANK_SQL.format(col="status")
 # Built once from the constants above; every value is a $n parameter.

@@ -8,7 +8,6 @@ gateway's per-user token bucket (200): this is the run that once reported hundre
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -28,8 +27,10 @@ async def test_default_campaign_is_valid(
     if stack.target != "local" or "toxiproxy" not in stack.endpoints:
         pytest.skip("campaigns inject faults into the local stack (with Toxiproxy)")
     config = CampaignConfig(
-        duration_s=float(os.environ.get("HARNESS_CAMPAIGN_S", DEFAULTS.duration_s)),
-        seed=int(os.environ.get("HARNESS_CAMPAIGN_SEED", DEFAULTS.seed)),
+        duration_s=harness_settings.campaign_s or DEFAULTS.duration_s,
+        seed=DEFAULTS.seed
+        if harness_settings.campaign_seed is None
+        else harness_settings.campaign_seed,
         out_dir=OUT,
     )
     result = await run_campaign(harness_settings, config, progress=lambda _m: None)

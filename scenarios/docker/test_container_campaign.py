@@ -3,7 +3,6 @@ containers (seeded: an archive kill and a NATS partition), then a clean checker 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from harness.campaign import CampaignConfig, run_campaign
@@ -18,8 +17,8 @@ async def test_short_container_campaign_is_clean(
     docker_stack: StackState, harness_settings: HarnessSettings
 ) -> None:
     config = CampaignConfig(
-        duration_s=float(os.environ.get("HARNESS_DOCKER_CAMPAIGN_S", "40")),
-        seed=int(os.environ.get("HARNESS_DOCKER_CAMPAIGN_SEED", "19")),
+        duration_s=harness_settings.docker_campaign_s,
+        seed=harness_settings.docker_campaign_seed,
         faults=("kill", "pause", "partition", "outage"),
         rate_per_s=3.0,
         recovery_s=150.0,

@@ -7,20 +7,21 @@ others with HARNESS_RATE_LIMIT_CAPACITY and HARNESS_RATE_LIMIT_REFILL.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import httpx
 
 from harness.clients.gateway import API, GatewayClient
 from harness.polling import poll_until
+from harness.settings import HarnessSettings
 
-CAPACITY = float(os.environ.get("HARNESS_RATE_LIMIT_CAPACITY", "200"))
-REFILL = float(os.environ.get("HARNESS_RATE_LIMIT_REFILL", "100"))
-BURST = int(os.environ.get("HARNESS_RATE_LIMIT_BURST", "1000"))
+_SETTINGS = HarnessSettings()
+CAPACITY = _SETTINGS.rate_limit_capacity
+REFILL = _SETTINGS.rate_limit_refill
+BURST = _SETTINGS.rate_limit_burst
 # Connections the burst is sent over; fewer through a `kubectl port-forward`, which drops some
 # of a hundred connections opened at once (the k8s-local suite sets 10).
-CONNECTIONS = int(os.environ.get("HARNESS_RATE_LIMIT_CONNECTIONS", "100"))
+CONNECTIONS = _SETTINGS.rate_limit_connections
 # A malformed id: the gateway authenticates and charges the bucket, then answers 422 without
 # touching the database, so the burst is as fast as the gateway can take it.
 PATH = f"{API}/commands/not-a-uuid"

@@ -6,7 +6,6 @@ the suite fuzzes whatever the `stack` fixture attached to.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -51,7 +50,7 @@ def fuzz_config(pytestconfig: pytest.Config, harness_settings: HarnessSettings) 
     return fuzz.load_config(
         pytestconfig.rootpath / fuzz.CONFIG_FILE,
         max_examples=harness_settings.fuzz_max_examples,
-        seed=int(os.environ.get("HARNESS_FUZZ_SEED", "1")),
+        seed=harness_settings.fuzz_seed,
     )
 
 

@@ -22,10 +22,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from harness.schemas import status_rank
 from harness.stack.state import StackState
 
 API = "/api/v1"
-RANK = {"accepted": 0, "segmented": 1, "running": 2, "completed": 3, "failed": 3, "archived": 4}
+RANK = status_rank()  # the schemas' x-altlas-status-order
 COMMANDS = [
     "Dosyayı aç ve içeriğini özetle",
     "İstanbul trafik verilerini analiz et sonra raporla",

@@ -436,3 +436,18 @@ def test_anomalies_are_grouped_by_kind_and_cause() -> None:
     assert "stuck × 7: still running at the final-read" in text, text
     assert "… and 4 more" in text, text
     assert len(verdict.to_json()["anomalies"]) == 9, "expected every anomaly in the JSON"
+
+
+def test_the_checker_and_the_gateway_read_one_status_order() -> None:
+    # Defined once, in the status.changed schema (x-altlas-status-order).
+    from harness import schemas as harness_schemas
+    from harness.checkers.pipeline import STATUS_RANK
+    from reference_services.common.schemas import status_rank
+    from reference_services.gateway.commands import _RANK_SQL
+
+    assert STATUS_RANK == status_rank() == harness_schemas.status_rank()
+    order = ["accepted", "segmented", "running", "completed", "failed", "archived"]
+    assert list(STATUS_RANK) == order
+    assert STATUS_RANK["completed"] == STATUS_RANK["failed"] < STATUS_RANK["archived"]
+    for status, rank in STATUS_RANK.items():
+        assert f"WHEN '{status}' THEN {rank}" in _RANK_SQL
