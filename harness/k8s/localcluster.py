@@ -920,32 +920,30 @@ conntrack: {{maxPerCore: 0}}
             with contextlib.suppress(OSError):
                 cgroup.rmdir()
 
+    def _host_files(self) -> list[Path]:
+        """The kubelets' files outside the cluster's root that exist: the device-plugin socket
+        and checkpoint, and the /var/log/containers links into this cluster's pod logs."""
+        files = [DEVICE_PLUGINS / n for n in ("kubelet.sock", "kubelet_internal_checkpoint")]
+        found = [f for f in files if f.exists()]
+        if CONTAINER_LOGS.is_dir():
+            found += [
+                link
+                for link in CONTAINER_LOGS.iterdir()
+                if link.is_symlink() and str(self.root) in os.readlink(link)
+            ]
+        return found
+
     def _host_paths_cleanup(self) -> None:
         """The kubelets' files outside the cluster's root; the directories too when `up` made
         them (and nothing else is in them)."""
-        for name in ("kubelet.sock", "kubelet_internal_checkpoint"):
-            (DEVICE_PLUGINS / name).unlink(missing_ok=True)
-        if CONTAINER_LOGS.is_dir():
-            for link in CONTAINER_LOGS.iterdir():
-                if link.is_symlink() and str(self.root) in os.readlink(link):
-                    link.unlink()
+        for path in self._host_files():
+            path.unlink(missing_ok=True)
         record = self.root / "host-paths.json"
         made = json.loads(record.read_text()) if record.exists() else []
         for path in sorted(map(Path, made), key=lambda p: len(p.parts), reverse=True):
             with contextlib.suppress(OSError):
                 path.rmdir()
         record.unlink(missing_ok=True)
-
-    def _host_leftovers(self) -> list[str]:
-        files = [DEVICE_PLUGINS / n for n in ("kubelet.sock", "kubelet_internal_checkpoint")]
-        left = [f"file {f}" for f in files if f.exists()]
-        if CONTAINER_LOGS.is_dir():
-            left += [
-                f"symlink {link}"
-                for link in CONTAINER_LOGS.iterdir()
-                if link.is_symlink() and str(self.root) in os.readlink(link)
-            ]
-        return left
 
     def _bridges(self) -> list[str]:
         """The nodes' CNI bridges (and cni0, the one bridge of a cluster before nodes had their
@@ -971,7 +969,7 @@ conntrack: {{maxPerCore: 0}}
         left += [f"netns {ns}" for ns in _our_netns()]
         left += [f"interface {bridge}" for bridge in self._bridges()]
         left += [f"cgroup {path}" for path in self._cgroups()]
-        left += self._host_leftovers()
+        left += [f"{'symlink' if p.is_symlink() else 'file'} {p}" for p in self._host_files()]
         routes = _run(["ip", "route", "show", "type", "blackhole"], check=False)
         left += [f"route blackhole {c}" for c in (POD_CIDR, SVC_CIDR) if c in routes]
         for table in IPTABLES_TABLES:

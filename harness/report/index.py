@@ -221,7 +221,8 @@ def render(reports: Path, data: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write(reports: Path) -> Path:
+def write(reports: Path) -> tuple[Path, dict[str, Any]]:
+    """Write index.html and index.json; the page's path and the JSON's figures."""
     data = collect(reports)
     out = reports / "index.html"
     out.write_text(render(reports, data))
@@ -239,7 +240,7 @@ def write(reports: Path) -> Path:
         ],
     }
     (reports / "index.json").write_text(json.dumps(summary, indent=2))
-    return out
+    return out, summary
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -270,8 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         del args[at : at + 2]
     reports = Path(args[0] if args else "reports")
     reports.mkdir(parents=True, exist_ok=True)
-    out = write(reports)
-    data = json.loads((reports / "index.json").read_text())
+    out, data = write(reports)
     if summary is not None:
         with summary.open("a") as f:
             f.write(markdown(data))
