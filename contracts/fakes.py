@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference_services.archive.search.index import Layout, Written
 from reference_services.common.messaging import Messaging
 from reference_services.common.settings import ServiceSettings
 
@@ -126,38 +127,59 @@ class AtlasTable:
         return "INSERT 0 1"
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        _expect("atlas", sql, "SELECT doc FROM atlas WHERE id = $1")
+        which = _expect(
+            "atlas",
+            sql,
+            "SELECT doc FROM atlas WHERE id = $1",
+            "SELECT pg_try_advisory_xact_lock_shared($1)",
+        )
+        if which.startswith("SELECT pg_try"):
+            return True  # no index maintenance runs here: the search-write fence is open
         row = self.rows.get(args[0])
         return None if row is None else row["doc"]
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        _expect("atlas", sql, "SELECT id, doc, version FROM atlas WHERE")
+        _expect("atlas", sql, "SELECT id, doc, version, index_name FROM atlas WHERE")
         # The archive indexes one record by id right after storing it: answer that record, or
         # every row behind its version for the catch-up form of the query.
         wanted = [r for r in self.rows.values() if r["id"] in sql]
         if not wanted:
             wanted = [r for r in self.rows.values() if self.indexed.get(r["id"], 0) < r["version"]]
-        return [{"id": r["id"], "doc": r["doc"], "version": r["version"]} for r in wanted]
+        return [
+            {"id": r["id"], "doc": r["doc"], "version": r["version"], "index_name": None}
+            for r in wanted
+        ]
 
     async def executemany(self, sql: str, args: Sequence[tuple[Any, ...]]) -> None:
         _expect("atlas", sql, "UPDATE atlas SET indexed_version")
-        for atlas_id, version in args:
-            self.indexed[atlas_id] = max(self.indexed.get(atlas_id, 0), version)
+        for atlas_id, version, _index_name in args:
+            key = str(atlas_id)
+            self.indexed[key] = max(self.indexed.get(key, 0), version)
 
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[AtlasTable]:
         yield self
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        yield
+
 
 class FakeIndex:
-    """Stands in for the archive's SearchIndex: remembers what was indexed."""
+    """Stands in for the archive's SearchIndex: remembers what was indexed (one index)."""
+
+    INDEX = "altlas-atlas-v1-000001"
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
 
-    async def index(self, docs: Sequence[dict[str, Any]]) -> None:
-        for doc in docs:
-            self.documents[doc["id"]] = doc
+    async def layout(self) -> Layout:
+        return Layout(frozenset({self.INDEX}), self.INDEX)
+
+    async def index(self, docs: Sequence[Any]) -> Written:
+        for placed in docs:
+            self.documents[placed.doc["id"]] = dict(placed.doc)
+        return Written({placed.doc["id"]: self.INDEX for placed in docs}, {}, {})
 
 
 @dataclass(frozen=True)

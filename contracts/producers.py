@@ -20,7 +20,7 @@ from contracts.fakes import (
     FakeIndex,
     Published,
 )
-from reference_services.archive.search_index import SearchIndex
+from reference_services.archive.search.index import SearchIndex
 from reference_services.archive.service import Archive
 from reference_services.common import topology
 from reference_services.common.db import Database

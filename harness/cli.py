@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from harness.stack import local
 from harness.stack.health import check_stack
 from harness.stack.state import NoStack, StackState, load_state
 from harness.stack.targets import TARGETS, target
+from harness.workload.seed import archive_dsn
 
 
 def _print_usage(state: StackState) -> None:
@@ -224,6 +226,20 @@ async def _campaign(settings: HarnessSettings, args: argparse.Namespace) -> int:
     return result.verdict.exit_code
 
 
+def _db_env(settings: HarnessSettings, service: str) -> int:
+    """`eval "$(harness db env archive)"`: the archive's settings for its tools, on this stack."""
+    state = load_state(settings)
+    missing = [e for e in ("postgres", "opensearch") if e not in state.endpoints]
+    if missing:
+        raise HarnessError(f"the stack does not expose {', '.join(missing)} (HARNESS_*_URL)")
+    dsn = archive_dsn(state.endpoints["postgres"])
+    print(f"export ALTLAS_DATABASE_URL={shlex.quote(dsn)}")
+    print(f"export ALTLAS_OPENSEARCH_URL={shlex.quote(state.endpoints['opensearch'])}")
+    print(f"export ALTLAS_INDEX_PREFIX={shlex.quote(settings.index_alias)}")
+    del service  # only the archive has tools of its own today
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = HarnessSettings()
     parser = argparse.ArgumentParser(
@@ -273,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     bn.add_argument("--rate-seconds", type=float, default=15.0, help="seconds per fixed load")
     bn.add_argument("--read-seconds", type=float, default=8.0, help="seconds per read round")
     bn.add_argument("--out", default="reports/bench", help="report directory")
+    db = sub.add_parser("db", help="the stack's databases").add_subparsers(dest="db", required=True)
+    env = db.add_parser(
+        "env", help="export lines for a service's own tools (e.g. altlas-archive) on this stack"
+    )
+    env.add_argument("service", nargs="?", default="archive", choices=("archive",))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -291,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench(settings, args))
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
+        if args.cmd == "db":
+            return _db_env(settings, args.service)
         return asyncio.run(_down(settings))
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)

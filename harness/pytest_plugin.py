@@ -24,6 +24,7 @@ FOLDER_MARKERS = {
     "tests/infra": ("infra", "slow"),
     "tests": ("unit",),
     "scenarios/e2e": ("e2e", "stack"),
+    "scenarios/data": ("data", "stack"),
     "scenarios/properties": ("property", "stack"),
     "scenarios/resilience": ("resilience", "stack", "slow"),
     "scenarios/chaos": ("chaos", "slow"),

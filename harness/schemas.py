@@ -70,3 +70,14 @@ def document_schema(kind: str) -> dict[str, Any]:
     path = schema_dir() / f"{kind}.schema.json"
     schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return schema
+
+
+def search_file(name: str) -> Path:
+    """A file of the archive index's design (`search/` beside the schemas: query.json, ...)."""
+    return schema_dir() / "search" / name
+
+
+def search_match(q: str) -> dict[str, Any]:
+    """The free-text clause the archive sends for `q` (search/query.json's multi_match)."""
+    spec = json.loads(search_file("query.json").read_text(encoding="utf-8"))
+    return {"multi_match": {"query": q, **spec["multi_match"]}}

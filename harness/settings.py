@@ -34,6 +34,10 @@ class HarnessSettings(BaseSettings):
     user_credentials: str | None = None
     viewer_credentials: str | None = None
     opensearch_heap: str = "512m"
+    # The archive's index family in OpenSearch (scenarios/data): the alias searches read and
+    # the alias new records are written to (default "<index_alias>-write").
+    index_alias: str = "altlas-atlas"
+    index_write_alias: str | None = None
     nats_sync: str = Field("always", description="JetStream sync_interval: 'always' or a duration")
     log_level: str = "INFO"
     # Start the local stack's services in test mode (ALTLAS_TEST_MODE): they mount test-only

@@ -14,7 +14,7 @@ from contracts._fixtures import PactWriter
 from contracts.fakes import AtlasTable, CapturingMessaging, FakeDatabase, FakeIndex
 from contracts.messages import LAST_CREATED, deliver, expect, subscribed
 from contracts.pacticipants import ARCHIVE, RUNNER_EVENTS, new_pact
-from reference_services.archive.search_index import SearchIndex
+from reference_services.archive.search.index import SearchIndex
 from reference_services.archive.service import Archive
 from reference_services.common import topology
 from reference_services.common.db import Database

@@ -9,7 +9,8 @@ from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from reference_services.archive import provider_states
-from reference_services.archive.search_index import SearchIndex
+from reference_services.archive.search import lifecycle
+from reference_services.archive.search.index import SearchIndex
 from reference_services.archive.service import Archive
 from reference_services.archive.settings import ArchiveSettings
 from reference_services.common import topology
@@ -46,6 +47,12 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
         settings.opensearch_url, settings.index_prefix, settings.opensearch_timeout_s
     )
     stop_catch_up = asyncio.Event()
+    policy = lifecycle.Policy.defaults().override(
+        max_docs=settings.rollover_max_docs,
+        max_size=settings.rollover_max_size,
+        max_age=settings.rollover_max_age,
+        retention=settings.retention,
+    )
 
     async def start(rt: Runtime) -> None:
         archive = Archive(rt.database, index, rt.messaging)
@@ -57,12 +64,20 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
             lambda: archive.catch_up_forever(settings.catch_up_interval_s, stop_catch_up),
             stop_catch_up,
         )
+        if settings.lifecycle_interval_s > 0:
+            rt.extras["lifecycle"] = supervised(
+                "index-lifecycle",
+                lambda: lifecycle.run_forever(
+                    index, rt.database, policy, settings.lifecycle_interval_s, stop_catch_up
+                ),
+                stop_catch_up,
+            )
 
     async def stop(rt: Runtime) -> None:
         stop_catch_up.set()
-        task = rt.extras.get("catch_up")
-        if task is not None:
-            await asyncio.wait([task], timeout=5)
+        tasks = [t for t in (rt.extras.get("catch_up"), rt.extras.get("lifecycle")) if t]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
         await index.close()
 
     app = create_app(

@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from typing import Any
 
-from reference_services.archive.search_index import SearchIndex
+from reference_services.archive.search import fence
+from reference_services.archive.search.index import Placed, SearchIndex
 from reference_services.archive.tags import derive_tags, summarize
 from reference_services.common import topology
 from reference_services.common.db import Database
@@ -23,6 +25,8 @@ from reference_services.common.schemas import validate
 
 log = logging.getLogger(__name__)
 SOURCE = "altlas/archive"
+# Rows whose latest version is not in OpenSearch and was not refused by it for good.
+UNINDEXED = "indexed_version < version AND rejected_version IS DISTINCT FROM version"
 
 
 def build_atlas(last: dict[str, Any], alt: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +50,11 @@ def build_atlas(last: dict[str, Any], alt: dict[str, Any]) -> dict[str, Any]:
     }
     validate("atlas", atlas)
     return atlas
+
+
+def _live(placement: str | None, live: frozenset[str]) -> str | None:
+    """A row's placement if that index is still behind the read alias; else None (write alias)."""
+    return placement if placement in live else None
 
 
 class Archive:
@@ -115,21 +124,42 @@ class Archive:
         except TransientError as exc:
             log.warning("indexing %s deferred to catch-up: %s", atlas_id, exc)
 
-    async def index_rows(self, where: str = "indexed_version < version", limit: int = 200) -> int:
-        """Index rows matching `where` (trusted SQL from this module) and record their versions."""
-        rows = await self.db.pool.fetch(
+    async def index_rows(self, where: str = UNINDEXED, limit: int = 200) -> int:
+        """Index rows matching `where` (trusted SQL from this module) and record their versions
+        and placements, all under the search-write fence (see search/fence.py). A row that
+        OpenSearch refuses for good is marked rejected at its version (the catch-up skips it
+        until it changes); one it cannot take now stays behind and is retried."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            if not await fence.try_shared(conn):
+                raise TransientError("search writes paused: index maintenance holds the fence")
             # `where` comes from this module only (see the docstring); limit is an int.
-            f"SELECT id, doc, version FROM atlas WHERE {where} ORDER BY id LIMIT {int(limit)}"  # noqa: S608
-        )
-        if not rows:
-            return 0
-        await self.index.index([json.loads(r["doc"]) for r in rows])
-        async with self.db.pool.acquire() as conn:
-            await conn.executemany(
-                "UPDATE atlas SET indexed_version = GREATEST(indexed_version, $2) WHERE id = $1",
-                [(r["id"], r["version"]) for r in rows],
+            query = f"SELECT id, doc, version, index_name FROM atlas WHERE {where}"  # noqa: S608
+            rows = await conn.fetch(f"{query} ORDER BY id LIMIT {int(limit)}")
+            if not rows:
+                return 0
+            live = (await self.index.layout()).read
+            written = await self.index.index(
+                [Placed(json.loads(r["doc"]), _live(r["index_name"], live)) for r in rows]
             )
-        return len(rows)
+            versions = {str(r["id"]): r["version"] for r in rows}
+            await conn.executemany(
+                "UPDATE atlas SET indexed_version = GREATEST(indexed_version, $2),"
+                " index_name = $3 WHERE id = $1",
+                [(uuid.UUID(i), versions[i], where_) for i, where_ in written.placed.items()],
+            )
+            if written.refused:
+                await conn.executemany(
+                    "UPDATE atlas SET rejected_version = $2, rejected_reason = $3 WHERE id = $1",
+                    [(uuid.UUID(i), versions[i], why) for i, why in written.refused.items()],
+                )
+                for atlas_id, why in written.refused.items():
+                    log.error("OpenSearch refused record %s for good: %s", atlas_id, why)
+        if written.retry:
+            raise TransientError(
+                f"OpenSearch could not take {len(written.retry)} records now:"
+                f" {next(iter(written.retry.values()))}"
+            )
+        return len(written.placed) + len(written.refused)
 
     async def catch_up_forever(self, interval_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -142,7 +172,5 @@ class Archive:
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
     async def backlog(self) -> int:
-        value = await self.db.pool.fetchval(
-            "SELECT count(*) FROM atlas WHERE indexed_version < version"
-        )
+        value = await self.db.pool.fetchval(f"SELECT count(*) FROM atlas WHERE {UNINDEXED}")  # noqa: S608
         return int(value)

@@ -15,7 +15,16 @@ class ArchiveSettings(ServiceSettings, DatabaseSettings):
     port: int = 8003
     opensearch_url: str = "http://127.0.0.1:9200"
     opensearch_timeout_s: float = Field(5.0, gt=0)
-    # Index name prefix; the alias is "<prefix>" and the first index "<prefix>-v1".
+    # Index family prefix: read alias "<prefix>", write alias "<prefix>-write", indices
+    # "<prefix>-v<N>-<generation>" (reference_services/archive/search/design.py).
     index_prefix: str = "altlas-atlas"
     # How often rows not yet in OpenSearch are (re)indexed from PostgreSQL.
     catch_up_interval_s: float = Field(2.0, gt=0)
+    # How often the index lifecycle runs (rollover, retention); 0 turns it off (a cluster with
+    # the ISM plugin runs deploy/kubernetes/overlays/prod/opensearch/ism-policy.json instead).
+    # The thresholds default to reference_services/schemas/search/lifecycle.json.
+    lifecycle_interval_s: float = Field(300.0, ge=0)
+    rollover_max_docs: int | None = Field(None, ge=1)
+    rollover_max_size: str | None = None
+    rollover_max_age: str | None = None
+    retention: str | None = None
