@@ -23,7 +23,7 @@ from harness.stack import local
 from harness.stack.health import check_stack
 from harness.stack.state import NoStack, StackState, load_state
 from harness.stack.targets import TARGETS, target
-from harness.workload.seed import archive_dsn
+from harness.workload.archive_tool import ArchiveTool
 
 
 def _print_usage(state: StackState) -> None:
@@ -228,14 +228,9 @@ async def _campaign(settings: HarnessSettings, args: argparse.Namespace) -> int:
 
 def _db_env(settings: HarnessSettings, service: str) -> int:
     """`eval "$(harness db env archive)"`: the archive's settings for its tools, on this stack."""
-    state = load_state(settings)
-    missing = [e for e in ("postgres", "opensearch") if e not in state.endpoints]
-    if missing:
-        raise HarnessError(f"the stack does not expose {', '.join(missing)} (HARNESS_*_URL)")
-    dsn = archive_dsn(state.endpoints["postgres"])
-    print(f"export ALTLAS_DATABASE_URL={shlex.quote(dsn)}")
-    print(f"export ALTLAS_OPENSEARCH_URL={shlex.quote(state.endpoints['opensearch'])}")
-    print(f"export ALTLAS_INDEX_PREFIX={shlex.quote(settings.index_alias)}")
+    tool = ArchiveTool.of(load_state(settings), settings.index_alias)
+    for name, value in tool.env.items():
+        print(f"export {name}={shlex.quote(value)}")
     del service  # only the archive has tools of its own today
     return 0
 

@@ -183,6 +183,8 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
                     "ALTLAS_NATS_URL": f"nats://{via('archive->nats', nats_at)}",
                     "ALTLAS_DATABASE_URL": postgres.url("archive", via("archive->postgres", pg_at)),
                     "ALTLAS_OPENSEARCH_URL": f"http://{via('archive->opensearch', os_at)}",
+                    # A development stack: statistics a few seconds old, not a minute.
+                    "ALTLAS_STATS_REFRESH_S": "5",
                 },
                 logs / "archive.log",
                 port=archive_port,

@@ -2,13 +2,14 @@
 
 import asyncio
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from reference_services.archive import provider_states
+from reference_services.archive import provider_states, stats
 from reference_services.archive.search import lifecycle
 from reference_services.archive.search.index import SearchIndex
 from reference_services.archive.service import Archive
@@ -19,7 +20,7 @@ from reference_services.common.db import Database
 from reference_services.common.models import AtlasDocument, AtlasStatus, Language
 from reference_services.common.runtime import Runtime, lifespan_for
 from reference_services.common.tasks import supervised
-from reference_services.common.validation import DateTime
+from reference_services.common.validation import Date, DateTime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,6 +33,28 @@ class SearchResult(BaseModel):
     facets: dict[str, dict[str, int]] = Field(
         description="Counts per value for status, tags and language over all matches"
     )
+
+
+class DailyCount(BaseModel):
+    day: date
+    status: AtlasStatus
+    language: str
+    records: int
+    mean_success_rate: float
+
+
+class DailyTag(BaseModel):
+    day: date
+    tag: str
+    records: int
+
+
+class Statistics(BaseModel):
+    refreshed_at: str | None = Field(description="When the figures were computed (null: never)")
+    records: int
+    totals: dict[str, dict[str, int]] = Field(description="Per status, language and tag")
+    days: list[DailyCount]
+    tags: list[DailyTag]
 
 
 class StatusChange(BaseModel):
@@ -64,6 +87,12 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
             lambda: archive.catch_up_forever(settings.catch_up_interval_s, stop_catch_up),
             stop_catch_up,
         )
+        if settings.stats_refresh_s > 0:
+            rt.extras["stats"] = supervised(
+                "stats-refresh",
+                lambda: stats.refresh_forever(rt.database, settings.stats_refresh_s, stop_catch_up),
+                stop_catch_up,
+            )
         if settings.lifecycle_interval_s > 0:
             rt.extras["lifecycle"] = supervised(
                 "index-lifecycle",
@@ -75,7 +104,7 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
 
     async def stop(rt: Runtime) -> None:
         stop_catch_up.set()
-        tasks = [t for t in (rt.extras.get("catch_up"), rt.extras.get("lifecycle")) if t]
+        tasks = [t for k in ("catch_up", "lifecycle", "stats") if (t := rt.extras.get(k))]
         if tasks:
             await asyncio.wait(tasks, timeout=5)
         await index.close()
@@ -130,6 +159,22 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
             page=page,
             size=size,
         )
+
+    @app.get(
+        "/v1/atlas/stats",
+        response_model=Statistics,
+        tags=["archive"],
+        summary="Records per day, status, language and tag (materialized; see refreshed_at)",
+        responses=problem_responses(422),
+    )
+    async def statistics(
+        request: Request,
+        day_from: Annotated[Date | None, Query(alias="from")] = None,
+        day_to: Annotated[Date | None, Query(alias="to")] = None,
+    ) -> dict[str, Any]:
+        # from after to is an empty window (as in search), not an error: OpenAPI cannot state
+        # a rule between two parameters, and every rule a request meets is in the OpenAPI.
+        return await stats.read(request.app.state.runtime.database, day_from, day_to)
 
     # `:uuid` keeps ".../search" from also matching this route: a PATCH there is a 405, not an
     # id that fails validation (422), and a 405's Allow header names only the search's GET.

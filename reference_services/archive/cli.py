@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     go.add_argument("--batch-size", type=int, default=500, help="documents per _bulk (500)")
     go.add_argument("--concurrency", type=int, default=2, help="_bulk requests in flight (2)")
     go.add_argument("--max-rate", type=float, help="documents per second at most")
+    go.add_argument(
+        "--retries", type=int, default=8, help="tries of a _bulk OpenSearch refuses for now (8)"
+    )
     go.add_argument("--dry-run", action="store_true", help="plan and check rows, write nothing")
     go.add_argument("--force", action="store_true", help="a new version even if up to date")
     go.add_argument(
@@ -201,7 +204,10 @@ async def _verify(
 async def _migrate(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     if args.action == "run":  # options are checked before anything is connected
         migrate.Options(
-            batch_size=args.batch_size, concurrency=args.concurrency, max_rate=args.max_rate
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            max_rate=args.max_rate,
+            retries=args.retries,
         ).checked()
     if args.action == "cleanup" and args.keep < 0:
         raise migrate.BadOption(f"--keep must be 0 or more, not {args.keep}")
@@ -226,6 +232,7 @@ async def _migrate(settings: ArchiveSettings, args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             concurrency=args.concurrency,
             max_rate=args.max_rate,
+            retries=args.retries,
             dry_run=args.dry_run,
             force=args.force,
             reject_file=args.reject_file,

@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 SOURCE = "altlas/archive"
 # Rows whose latest version is not in OpenSearch and was not refused by it for good.
 UNINDEXED = "indexed_version < version AND rejected_version IS DISTINCT FROM version"
+GET_SQL = "SELECT doc FROM atlas WHERE id = $1"
+
+
+def rows_sql(where: str = UNINDEXED, limit: int = 200) -> str:
+    """The indexing pass's read (tests/infra/test_query_plans.py EXPLAINs it at volume).
+    `where` is trusted SQL from this module only; `limit` an int."""
+    query = f"SELECT id, doc, version, index_name FROM atlas WHERE {where}"  # noqa: S608
+    return f"{query} ORDER BY id LIMIT {int(limit)}"
 
 
 def build_atlas(last: dict[str, Any], alt: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +104,7 @@ class Archive:
         log.info("archived %s", atlas["id"])
 
     async def get(self, atlas_id: str) -> dict[str, Any]:
-        row = await self.db.pool.fetchval("SELECT doc FROM atlas WHERE id = $1", atlas_id)
+        row = await self.db.pool.fetchval(GET_SQL, atlas_id)
         if row is None:
             raise NotFound("atlas record", atlas_id)
         doc: dict[str, Any] = json.loads(row)
@@ -132,9 +140,7 @@ class Archive:
         async with self.db.pool.acquire() as conn, conn.transaction():
             if not await fence.try_shared(conn):
                 raise TransientError("search writes paused: index maintenance holds the fence")
-            # `where` comes from this module only (see the docstring); limit is an int.
-            query = f"SELECT id, doc, version, index_name FROM atlas WHERE {where}"  # noqa: S608
-            rows = await conn.fetch(f"{query} ORDER BY id LIMIT {int(limit)}")
+            rows = await conn.fetch(rows_sql(where, limit))
             if not rows:
                 return 0
             live = (await self.index.layout()).read

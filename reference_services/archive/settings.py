@@ -23,6 +23,8 @@ class ArchiveSettings(ServiceSettings, DatabaseSettings):
     # How often the index lifecycle runs (rollover, retention); 0 turns it off (a cluster with
     # the ISM plugin runs deploy/kubernetes/overlays/prod/opensearch/ism-policy.json instead).
     # The thresholds default to reference_services/schemas/search/lifecycle.json.
+    # How often the statistics views (GET /v1/atlas/stats) are refreshed; 0 turns it off.
+    stats_refresh_s: float = Field(60.0, ge=0)
     lifecycle_interval_s: float = Field(300.0, ge=0)
     rollover_max_docs: int | None = Field(None, ge=1)
     rollover_max_size: str | None = None

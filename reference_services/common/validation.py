@@ -8,7 +8,7 @@ constraints cannot express is written once here, as a check *and* as the JSON Sc
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -187,3 +187,21 @@ def _date_time_input(value: object) -> object:
 
 # A `format: date-time` parameter that accepts exactly what that format means, as UTC.
 DateTime = Annotated[datetime, BeforeValidator(_date_time_input)]
+
+_FULL_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _date_input(value: object) -> object:
+    # RFC 3339 full-date only: pydantic alone would also take 0 (a Unix time) or a date-time.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _FULL_DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a calendar date") from None
+    raise ValueError("must be an RFC 3339 full-date, YYYY-MM-DD")
+
+
+# A `format: date` parameter: YYYY-MM-DD and nothing else.
+Date = Annotated[date, BeforeValidator(_date_input)]

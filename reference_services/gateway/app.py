@@ -222,7 +222,12 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 [user["role"]],
             )
         relay = OutboxRelay(
-            pool, rt.messaging, poll_s=settings.outbox_poll_s, batch=settings.outbox_batch
+            pool,
+            rt.messaging,
+            poll_s=settings.outbox_poll_s,
+            batch=settings.outbox_batch,
+            retention_s=settings.outbox_retention_s,
+            prune_every_s=settings.outbox_prune_every_s,
         )
         relay.start()
         rt.extras["relay"] = relay

@@ -32,8 +32,12 @@ _RANK_SQL = (
     + " END"
 )
 _NEW, _OLD = _RANK_SQL.format(col="$2"), _RANK_SQL.format(col="status")
-# Built once from the constants above; every value is a $n parameter.
-_ADVANCE_SQL = (
+# The statements below are module constants so that tests/infra/test_query_plans.py runs the
+# same text through EXPLAIN at volume. Built once; every value is a $n parameter.
+BY_KEY_SQL = "SELECT * FROM commands WHERE username = $1 AND idempotency_key = $2"
+BY_ID_SQL = "SELECT * FROM commands WHERE id = $1"
+DOCUMENT_SQL = "SELECT doc FROM command_documents WHERE command_id = $1 AND kind = $2"
+ADVANCE_SQL = (
     "UPDATE commands SET"  # noqa: S608
     f" status = CASE WHEN {_NEW} > {_OLD} THEN $2 ELSE status END,"
     f" status_detail = CASE WHEN {_NEW} >= {_OLD} THEN COALESCE($6, status_detail)"
@@ -123,23 +127,19 @@ async def accept(
 
 
 async def _by_key(pool: asyncpg.Pool, username: str, key: str) -> dict[str, Any] | None:
-    row = await pool.fetchrow(
-        "SELECT * FROM commands WHERE username = $1 AND idempotency_key = $2", username, key
-    )
+    row = await pool.fetchrow(BY_KEY_SQL, username, key)
     return dict(row) if row is not None else None
 
 
 async def get(pool: asyncpg.Pool, command_id: str) -> dict[str, Any]:
-    row = await pool.fetchrow("SELECT * FROM commands WHERE id = $1", command_id)
+    row = await pool.fetchrow(BY_ID_SQL, command_id)
     if row is None:
         raise NotFound("command", command_id)
     return dict(row)
 
 
 async def get_document(pool: asyncpg.Pool, command_id: str, kind: str) -> dict[str, Any] | None:
-    raw = await pool.fetchval(
-        "SELECT doc FROM command_documents WHERE command_id = $1 AND kind = $2", command_id, kind
-    )
+    raw = await pool.fetchval(DOCUMENT_SQL, command_id, kind)
     return json.loads(raw) if raw is not None else None
 
 
@@ -159,7 +159,7 @@ async def advance(
         raise ValueError(f"unknown status {status!r}")
     async with pool.acquire() as conn, conn.transaction():
         updated = await conn.fetchval(
-            _ADVANCE_SQL,
+            ADVANCE_SQL,
             command_id,
             status,
             alt_id,

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 
 import asyncpg
 
@@ -29,14 +30,40 @@ def _alive(conn: asyncpg.Connection) -> bool:
         return False
 
 
+# Constants, so that tests/infra/test_query_plans.py runs the same text through EXPLAIN.
+POLL_SQL = (
+    "SELECT id, subject, payload FROM outbox WHERE published_at IS NULL"
+    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+)
+MARK_SQL = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+PENDING_SQL = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+# Published rows past retention, a batch at a time (outbox_published index; short locks).
+PRUNE_SQL = (
+    "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE published_at IS NOT NULL"
+    " AND published_at < now() - make_interval(secs => $1) ORDER BY published_at LIMIT $2))"
+)
+
+
 class OutboxRelay:
     def __init__(
-        self, pool: asyncpg.Pool, messaging: Messaging, *, poll_s: float, batch: int
+        self,
+        pool: asyncpg.Pool,
+        messaging: Messaging,
+        *,
+        poll_s: float,
+        batch: int,
+        retention_s: float = 86_400.0,
+        prune_every_s: float = 600.0,
     ) -> None:
         self.pool = pool
         self.messaging = messaging
         self.poll_s = poll_s
         self.batch = batch
+        # A published row only matters while JetStream's duplicate window could still see its
+        # republish (two minutes); a day keeps it for inspection, then it is deleted.
+        self.retention_s = retention_s
+        self.prune_every_s = prune_every_s
+        self._pruned_at = 0.0
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -79,6 +106,12 @@ class OutboxRelay:
                 sent = 0
             if sent >= self.batch:
                 continue
+            if time.monotonic() - self._pruned_at >= self.prune_every_s:
+                self._pruned_at = time.monotonic()
+                try:
+                    await self.prune()
+                except Exception as exc:
+                    log.warning("outbox prune failed (next in %.0f s): %s", self.prune_every_s, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
             self._wake.clear()
@@ -87,11 +120,7 @@ class OutboxRelay:
         """Publish one batch of pending rows; returns how many were published."""
         published: list[int] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT id, subject, payload FROM outbox WHERE published_at IS NULL"
-                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self.batch,
-            )
+            rows = await conn.fetch(POLL_SQL, self.batch)
             for row in rows:
                 try:
                     await self.messaging.publish(row["subject"], json.loads(row["payload"]))
@@ -100,12 +129,20 @@ class OutboxRelay:
                     break
                 published.append(row["id"])
             if published:
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", published
-                )
+                await conn.execute(MARK_SQL, published)
         return len(published)
 
+    async def prune(self, batch: int = 5000) -> int:
+        """Delete published rows older than the retention, in batches; returns how many."""
+        total = 0
+        while True:
+            status = await self.pool.execute(PRUNE_SQL, self.retention_s, batch)
+            deleted = int(status.rsplit(" ", 1)[-1])
+            total += deleted
+            if deleted < batch:
+                if total:
+                    log.info("pruned %d published outbox rows", total)
+                return total
+
     async def pending(self) -> int:
-        return int(
-            await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        )
+        return int(await self.pool.fetchval(PENDING_SQL))

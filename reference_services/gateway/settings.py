@@ -35,6 +35,9 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     rate_limit_refill_per_s: float = Field(100.0, gt=0)
     outbox_poll_s: float = Field(1.0, gt=0)
     outbox_batch: int = Field(100, ge=1, le=1000)
+    # Published outbox rows are deleted after this long (checked every outbox_prune_every_s).
+    outbox_retention_s: float = Field(86_400.0, ge=300)
+    outbox_prune_every_s: float = Field(600.0, gt=0)
 
     @field_validator("seed_users")
     @classmethod

@@ -103,6 +103,11 @@ async def execute_alt(
     return last
 
 
+# Constants, so that tests/infra/test_query_plans.py runs the same text through EXPLAIN.
+BY_ALT_SQL = "SELECT last FROM executions WHERE alt_id = $1"
+BY_LAST_SQL = "SELECT last FROM executions WHERE last_id = $1"
+
+
 class RunnerHandler:
     def __init__(
         self, messaging: Messaging, db: Database, executor: Executor, max_parallel: int
@@ -114,9 +119,7 @@ class RunnerHandler:
 
     async def __call__(self, envelope: dict[str, Any]) -> None:
         alt = envelope["data"]["alt"]
-        stored = await self.db.pool.fetchval(
-            "SELECT last FROM executions WHERE alt_id = $1", alt["id"]
-        )
+        stored = await self.db.pool.fetchval(BY_ALT_SQL, alt["id"])
         if stored is not None:
             log.info("ALT %s already executed; republishing its LAST", alt["id"])
             last = json.loads(stored)
@@ -137,11 +140,7 @@ class RunnerHandler:
                 json.dumps(last),
                 json.dumps(alt),
             )
-            last = json.loads(
-                await self.db.pool.fetchval(
-                    "SELECT last FROM executions WHERE alt_id = $1", alt["id"]
-                )
-            )
+            last = json.loads(await self.db.pool.fetchval(BY_ALT_SQL, alt["id"]))
         event = make_event(
             "last.created",
             source=SOURCE,
@@ -172,7 +171,7 @@ class RunnerHandler:
 
 
 async def get_execution(db: Database, last_id: str) -> dict[str, Any]:
-    row = await db.pool.fetchval("SELECT last FROM executions WHERE last_id = $1", last_id)
+    row = await db.pool.fetchval(BY_LAST_SQL, last_id)
     if row is None:
         raise NotFound("execution", last_id)
     result: dict[str, Any] = json.loads(row)

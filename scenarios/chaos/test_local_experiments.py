@@ -25,11 +25,12 @@ SHORT = {
     "CHAOS_OS_DOWN_S": "10",
     "CHAOS_FAULT_S": "8",
     "CHAOS_RECOVERY_S": "120",
+    "CHAOS_MIGRATION_RECORDS": "10000",
 }
 
 
 def test_there_are_experiments() -> None:
-    assert len(EXPERIMENTS) >= 12, f"expected the 12 local experiments, found {len(EXPERIMENTS)}"
+    assert len(EXPERIMENTS) >= 13, f"expected the 13 local experiments, found {len(EXPERIMENTS)}"
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])

@@ -6,9 +6,6 @@ deployment) and skip, saying so, without it.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,9 +13,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from harness.errors import HarnessError
 from harness.settings import HarnessSettings
 from harness.stack.state import StackState
-from harness.workload.seed import archive_dsn
+from harness.workload.archive_tool import ArchiveTool
 
 
 @dataclass(frozen=True)
@@ -64,41 +62,12 @@ async def index_family(
     return await family(opensearch, harness_settings)
 
 
-@dataclass(frozen=True)
-class ArchiveTool:
-    """`altlas-archive` of the local reference stack, run as its own process (never imported):
-    the same settings as the stack's archive, its database and OpenSearch reached directly."""
-
-    env: dict[str, str]
-    dsn: str
-
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "reference_services.archive", *args]
-
-    async def start(self, *args: str) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            *self.command(*args),
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-
-    async def run(self, *args: str, timeout: float = 300) -> tuple[int, str, str]:
-        process = await self.start(*args)
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-        assert process.returncode is not None
-        return process.returncode, out.decode(), err.decode()
-
-
 @pytest.fixture(scope="session")
 def archive_tool(stack: StackState, harness_settings: HarnessSettings) -> ArchiveTool:
-    if stack.target != "local" or not {"postgres", "opensearch"} <= set(stack.endpoints):
-        pytest.skip("drives the reference archive's own tools: the local reference stack only")
-    dsn = archive_dsn(stack.endpoints["postgres"])
-    env = {
-        **os.environ,
-        "ALTLAS_DATABASE_URL": dsn,
-        "ALTLAS_OPENSEARCH_URL": stack.endpoints["opensearch"],
-        "ALTLAS_INDEX_PREFIX": harness_settings.index_alias,
-    }
-    return ArchiveTool(env, dsn)
+    try:
+        return ArchiveTool.of(stack, harness_settings.index_alias)
+    except HarnessError as exc:
+        pytest.skip(f"drives the reference archive's own tools: {exc}")
+
+
+__all__ = ["ArchiveTool", "IndexFamily", "family"]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from harness.infra._process import pid_alive
-from harness.infra.opensearch import OPENSEARCH_VERSION, OpenSearchServer, resolve_distribution
+from harness.infra.opensearch import OPENSEARCH_VERSION, OpenSearchServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,17 +41,6 @@ INDEX_BODY: dict[str, Any] = {
         "properties": {"text": {"type": "text", "analyzer": "tr_text"}, "tag": {"type": "keyword"}}
     },
 }
-
-
-@pytest.fixture(scope="session")
-def opensearch_cache() -> Path:
-    """The cache shared by every run on this checkout, so Maven resolves the jars only once."""
-    return REPO / ".harness" / "cache"
-
-
-@pytest.fixture(scope="session")
-def opensearch_home(opensearch_cache: Path) -> Path:
-    return resolve_distribution(opensearch_cache)
 
 
 def _port_open(port: int) -> bool:

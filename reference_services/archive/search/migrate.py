@@ -85,6 +85,8 @@ class Options:
             raise BadOption(f"--concurrency must be 1..16, not {self.concurrency}")
         if self.max_rate is not None and self.max_rate <= 0:
             raise BadOption(f"--max-rate must be positive, not {self.max_rate}")
+        if not 0 <= self.retries <= 100:
+            raise BadOption(f"--retries must be 0..100, not {self.retries}")
         return self
 
 

@@ -169,3 +169,26 @@ def _holds_nul(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
     return False
+
+
+@pytest.mark.parametrize("text", ["2026-12-01", "2024-02-29"])
+def test_a_full_date_is_a_date(text: str) -> None:
+    from datetime import date
+
+    from pydantic import TypeAdapter
+
+    from reference_services.common.validation import Date
+
+    assert TypeAdapter(Date).validate_python(text) == date.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    "value", ["0", 0, "2026-13-01", "2025-02-29", "2026-12-01T00:00:00Z", "1.12.2026"]
+)
+def test_anything_else_is_not_a_date(value: object) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from reference_services.common.validation import Date
+
+    with pytest.raises(ValidationError):
+        TypeAdapter(Date).validate_python(value)
