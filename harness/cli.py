@@ -226,6 +226,33 @@ async def _campaign(settings: HarnessSettings, args: argparse.Namespace) -> int:
     return result.verdict.exit_code
 
 
+async def _slow_queries(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.probes.slow_queries import slow_queries
+
+    if args.top < 1:
+        raise HarnessError(f"--top must be at least 1, not {args.top}")
+    state = load_state(settings)
+    record = state.processes.get("postgres")
+    source, found = await slow_queries(
+        state.endpoints.get("postgres"), Path(record.log) if record is not None else None
+    )
+    if args.database:
+        found = [s for s in found if s["database"] == args.database]
+    if args.json:
+        print(json.dumps({"source": source, "statements": found}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"slowest statements by total time ({source}):")
+    print(f"{'database':<10} {'calls':>6} {'total ms':>10} {'mean ms':>9} {'max ms':>9}  query")
+    for s in found[: args.top]:
+        print(
+            f"{s['database']:<10} {s['calls']:>6} {s['total_ms']:>10.1f} {s['mean_ms']:>9.1f}"
+            f" {s['max_ms']:>9.1f}  {s['query'][:110]}"
+        )
+    if not found:
+        print("  none above the logging threshold")
+    return 0
+
+
 def _db_env(settings: HarnessSettings, service: str) -> int:
     """`eval "$(harness db env archive)"`: the archive's settings for its tools, on this stack."""
     tool = ArchiveTool.of(load_state(settings), settings.index_alias)
@@ -289,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         "env", help="export lines for a service's own tools (e.g. altlas-archive) on this stack"
     )
     env.add_argument("service", nargs="?", default="archive", choices=("archive",))
+    slow = db.add_parser("slow-queries", help="the statements that took longest, per database")
+    slow.add_argument("--top", type=int, default=15, help="how many to show (15)")
+    slow.add_argument("--database", help="only this database (gateway, runner, archive, …)")
+    slow.add_argument("--json", action="store_true", help="every statement found, as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -307,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench(settings, args))
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
+        if args.cmd == "db" and args.db == "slow-queries":
+            return asyncio.run(_slow_queries(settings, args))
         if args.cmd == "db":
             return _db_env(settings, args.service)
         return asyncio.run(_down(settings))

@@ -50,6 +50,7 @@ class PostgresServer:
         *,
         port: int | None = None,
         password: str | None = None,
+        slow_ms: int = 20,
     ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
@@ -78,6 +79,12 @@ class PostgresServer:
                 "fsync=on",
                 "-c",
                 "synchronous_commit=on",
+                # `harness db slow-queries` reads statements slower than this from the log
+                # (the pgserver wheel ships no pg_stat_statements); %d: the database.
+                "-c",
+                f"log_min_duration_statement={slow_ms}",
+                "-c",
+                "log_line_prefix=%m [%p] %d ",
             ],
             log_path=log_path,
             cwd=data_dir,

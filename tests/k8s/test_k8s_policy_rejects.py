@@ -205,6 +205,18 @@ CASES: list[tuple[str, str, Mutation, str]] = [
         "expected JETSTREAM_MAX_FILE_STORE and a `data` volume claim, found None",
     ),
     (
+        "database_connections",
+        "pools that outgrow max_connections at full scale",
+        lambda o: env_set(o, "archive", "ALTLAS_DB_POOL_MAX", "20"),
+        "expected max_connections ≥ 269 (archive 8×20 + gateway 8×6 + runner 8×6 = 256",
+    ),
+    (
+        "database_connections",
+        "a server without an explicit limit",
+        lambda o: container(o, "StatefulSet", "postgres")["args"].remove("max_connections=200"),
+        "StatefulSet/postgres: expected an explicit -c max_connections=N",
+    ),
+    (
         "opensearch_heap",
         "a heap as large as the container",
         lambda o: next(
@@ -369,6 +381,16 @@ def test_every_policy_has_a_failing_case() -> None:
     assert {c[0] for c in CASES} == set(policy.POLICIES)
 
 
+def test_the_pool_default_the_policy_assumes_is_the_services() -> None:
+    from reference_services.common.settings import DatabaseSettings
+
+    default = DatabaseSettings.model_fields["db_pool_max"].default
+    assert default == policy.availability.DEFAULT_POOL_MAX, (
+        f"harness.k8s.policy assumes a pool of {policy.availability.DEFAULT_POOL_MAX} where"
+        f" ALTLAS_DB_POOL_MAX is unset; the services' default is {default}"
+    )
+
+
 SETTINGS_CASES: list[tuple[str, Mutation, str]] = [
     (
         "a misspelt setting (pydantic would ignore it)",
@@ -377,7 +399,13 @@ SETTINGS_CASES: list[tuple[str, Mutation, str]] = [
     ),
     (
         "a required setting missing",
-        lambda o: container(o, "Deployment", "gateway")["env"].pop(2),
+        lambda o: container(o, "Deployment", "gateway")["env"].remove(
+            next(
+                e
+                for e in container(o, "Deployment", "gateway")["env"]
+                if e["name"] == "ALTLAS_JWT_PRIVATE_KEY"
+            )
+        ),
         "expected the required setting ALTLAS_JWT_PRIVATE_KEY",
     ),
     (

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from harness.k8s.objects import SERVICE_PORT, SERVICE_UID, Manifest
 from harness.k8s.policy.availability import (
     autoscaling,
+    database_connections,
     disruption_budgets,
     graceful_termination,
     jetstream_storage,
@@ -41,6 +42,7 @@ POLICIES: dict[str, Check] = {
     "security": security,
     "image_tags": image_tags,
     "autoscaling": autoscaling,
+    "database_connections": database_connections,
     "disruption_budgets": disruption_budgets,
     "topology_spread": topology_spread,
     "graceful_termination": graceful_termination,

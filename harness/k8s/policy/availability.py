@@ -223,3 +223,52 @@ def opensearch_heap(objects: Sequence[Manifest]) -> list[str]:
                 f" {limit}, found {opts.value if opts else None!r}"
             )
     return found
+
+
+# The services' pool size when ALTLAS_DB_POOL_MAX is not set (DatabaseSettings.db_pool_max;
+# tests/k8s holds this to the services' default) and what PostgreSQL keeps aside: its
+# superuser_reserved_connections (3) and room for an operator's psql, a backup, a migration Job.
+DEFAULT_POOL_MAX = 10
+RESERVED_CONNECTIONS = 3 + 10
+_MAX_CONNECTIONS = re.compile(r"^max_connections=([0-9]+)$")
+
+
+def database_connections(objects: Sequence[Manifest]) -> list[str]:
+    """At full scale (every HPA at maxReplicas) the services' pools fit in PostgreSQL's
+    max_connections with the reserve left: Σ maxReplicas × ALTLAS_DB_POOL_MAX + reserve ≤
+    max_connections. Past it, a scale-up meets "too many connections" exactly when load peaks."""
+    postgres = [w for w in workloads(objects) if w.name == "postgres"]
+    if not postgres:
+        return []
+    container = postgres[0].container("postgres") or {}
+    limits = [
+        int(m.group(1))
+        for arg in container.get("args") or []
+        if (m := _MAX_CONNECTIONS.match(str(arg)))
+    ]
+    if not limits:
+        return [f"{postgres[0].ref}: expected an explicit -c max_connections=N in its args"]
+    demand, parts = 0, []
+    for w in service_workloads(objects):
+        env = {}
+        for c in w.containers:
+            env.update(container_env(c, objects))
+        if "ALTLAS_DATABASE_URL" not in env:
+            continue
+        pool_env = env.get("ALTLAS_DB_POOL_MAX")
+        pool = int(pool_env.value) if pool_env and pool_env.value else DEFAULT_POOL_MAX
+        hpa = _hpa_for(w, objects)
+        pods = (
+            int((hpa.get("spec") or {}).get("maxReplicas", 1))
+            if hpa is not None
+            else int((w.obj.get("spec") or {}).get("replicas", 1))
+        )
+        demand += pods * pool
+        parts.append(f"{w.name} {pods}×{pool}")
+    if demand + RESERVED_CONNECTIONS > limits[-1]:
+        return [
+            f"{postgres[0].ref}: expected max_connections ≥ {demand + RESERVED_CONNECTIONS}"
+            f" ({' + '.join(parts)} = {demand} at maxReplicas, + {RESERVED_CONNECTIONS} reserved),"
+            f" found {limits[-1]}"
+        ]
+    return []
