@@ -176,6 +176,9 @@ class FakeIndex:
     async def layout(self) -> Layout:
         return Layout(frozenset({self.INDEX}), self.INDEX)
 
+    async def locate(self, ids: Sequence[str], layout: Layout) -> dict[str, str]:
+        return {}  # one index, which is the write index: nothing to find elsewhere
+
     async def index(self, docs: Sequence[Any]) -> Written:
         for placed in docs:
             self.documents[placed.doc["id"]] = dict(placed.doc)

@@ -34,7 +34,10 @@ def rows_sql(where: str = UNINDEXED, limit: int = 200) -> str:
     """The indexing pass's read (tests/infra/test_query_plans.py EXPLAINs it at volume).
     `where` is trusted SQL from this module only; `limit` an int."""
     query = f"SELECT id, doc, version, index_name FROM atlas WHERE {where}"  # noqa: S608
-    return f"{query} ORDER BY id LIMIT {int(limit)}"
+    # FOR UPDATE: two passes never index one row at once, so an older version cannot land on
+    # top of a newer one (a status change waits for the pass that holds its row, and the next
+    # pass reads what it committed); SKIP LOCKED: a row another pass holds is that pass's.
+    return f"{query} ORDER BY id LIMIT {int(limit)} FOR UPDATE SKIP LOCKED"
 
 
 def build_atlas(last: dict[str, Any], alt: dict[str, Any]) -> dict[str, Any]:
@@ -143,10 +146,15 @@ class Archive:
             rows = await conn.fetch(rows_sql(where, limit))
             if not rows:
                 return 0
-            live = (await self.index.layout()).read
-            written = await self.index.index(
-                [Placed(json.loads(r["doc"]), _live(r["index_name"], live)) for r in rows]
-            )
+            layout = await self.index.layout()
+            docs = [Placed(json.loads(r["doc"]), _live(r["index_name"], layout.read)) for r in rows]
+            # A row without a live placement may still be in an index: written once by a pass
+            # that died before recording where, or indexed before placements were kept. Write
+            # it where it is, not to the write alias, or a rollover since leaves two copies.
+            unplaced = [d.doc["id"] for d in docs if d.index is None]
+            found = await self.index.locate(unplaced, layout) if unplaced else {}
+            docs = [Placed(d.doc, d.index or found.get(d.doc["id"])) for d in docs]
+            written = await self.index.index(docs)
             versions = {str(r["id"]): r["version"] for r in rows}
             await conn.executemany(
                 "UPDATE atlas SET indexed_version = GREATEST(indexed_version, $2),"

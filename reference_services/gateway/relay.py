@@ -104,14 +104,16 @@ class OutboxRelay:
             except Exception as exc:
                 log.warning("outbox relay pass failed: %s", exc)
                 sent = 0
-            if sent >= self.batch:
-                continue
+            # Before the busy-loop `continue`: under sustained load every pass is a full
+            # batch, and the prune must still run.
             if time.monotonic() - self._pruned_at >= self.prune_every_s:
                 self._pruned_at = time.monotonic()
                 try:
                     await self.prune()
                 except Exception as exc:
                     log.warning("outbox prune failed (next in %.0f s): %s", self.prune_every_s, exc)
+            if sent >= self.batch:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
             self._wake.clear()

@@ -144,6 +144,28 @@ async def test_placements_survive_a_rollover_and_nothing_is_held_twice(engines: 
     assert again.rolled_over is None, "ten documents in the new index are below the threshold"
 
 
+async def test_a_record_indexed_without_its_placement_is_found_not_copied(
+    engines: Engines,
+) -> None:
+    """A pass that died after its bulk write and before its commit left no placement; after a
+    rollover, the next pass must find the record where it is instead of writing a second copy
+    through the write alias."""
+    layout = await engines.index.layout()
+    old = next(iter(sorted(layout.read - {layout.write})))
+    victim = str(uuid.UUID(int=60))
+    assert await _holders(engines.index, victim) == [old]
+    await engines.db.pool.execute(
+        "UPDATE atlas SET index_name = NULL, version = version + 1 WHERE id = $1",
+        uuid.UUID(victim),
+    )
+    await _catch_up(engines.archive)
+    assert await _holders(engines.index, victim) == [old], "written where it was, once"
+    placed = await engines.db.pool.fetchval(
+        "SELECT index_name FROM atlas WHERE id = $1", uuid.UUID(victim)
+    )
+    assert placed == old, placed
+
+
 async def test_a_closed_fence_defers_indexing_to_the_catch_up(engines: Engines) -> None:
     await _plant(engines.db, [_doc(200)])
     async with engines.db.pool.acquire() as conn, conn.transaction():

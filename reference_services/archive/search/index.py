@@ -124,25 +124,42 @@ class SearchIndex:
             }
         )
 
-    async def layout(self) -> Layout:
-        """The indices behind the read alias and the write alias's write index."""
+    async def _alias(self, name: str) -> dict[str, Any]:
+        # One alias per request: asked for two, OpenSearch answers 404 if either is missing.
         try:
-            aliases = await self.client.indices.get_alias(
-                name=f"{self.names.read},{self.names.write}"
-            )
+            found: dict[str, Any] = await self.client.indices.get_alias(name=name)
         except NotFoundError:
-            return Layout(frozenset(), None)
+            return {}
         except Exception as exc:
             raise TransientError(f"OpenSearch aliases unreadable: {exc}") from exc
-        read, write = set(), None
-        for index, entry in aliases.items():
-            mine = entry.get("aliases", {})
-            if self.names.read in mine:
-                read.add(index)
-            w = mine.get(self.names.write)
-            if w is not None and (w.get("is_write_index", True)):
+        return found
+
+    async def layout(self) -> Layout:
+        """The indices behind the read alias and the write alias's write index."""
+        read = frozenset(await self._alias(self.names.read))
+        write = None
+        for index, entry in (await self._alias(self.names.write)).items():
+            w = entry.get("aliases", {}).get(self.names.write) or {}
+            if w.get("is_write_index", True):
                 write = index
-        return Layout(frozenset(read), write)
+        return Layout(read, write)
+
+    async def locate(self, ids: Sequence[str], layout: Layout) -> dict[str, str]:
+        """Which live index other than the write index holds each of `ids` (real-time gets:
+        no refresh needed); ids found nowhere else are absent from the answer."""
+        found: dict[str, str] = {}
+        for index in sorted(layout.read - {layout.write}):
+            wanted = [i for i in ids if i not in found]
+            if not wanted:
+                break
+            try:
+                resp = await self.client.mget(
+                    index=index, body={"ids": wanted}, params={"_source": "false"}
+                )
+            except Exception as exc:
+                raise TransientError(f"OpenSearch mget on {index} failed: {exc}") from exc
+            found.update({d["_id"]: index for d in resp["docs"] if d.get("found")})
+        return found
 
     async def index(self, docs: Sequence[Placed], *, refresh: bool = False) -> Written:
         """Write documents by id (an upsert, so replays are harmless), each to its placement or,
@@ -224,9 +241,11 @@ class SearchIndex:
             return None
         return str(resp["old_index"]), str(resp["new_index"])
 
-    async def newest(self, index: str) -> datetime | None:
+    async def newest(self, index: str, *, refresh: bool = False) -> datetime | None:
         """The newest created_at in one index; None when it holds no document."""
         try:
+            if refresh:
+                await self.client.indices.refresh(index=index)
             resp = await self.client.search(
                 index=index,
                 body={"size": 0, "aggs": {"newest": {"max": {"field": "created_at"}}}},
@@ -235,6 +254,13 @@ class SearchIndex:
             raise TransientError(f"OpenSearch aggregation on {index} failed: {exc}") from exc
         value = resp["aggregations"]["newest"].get("value_as_string")
         return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    async def count(self, index: str) -> int:
+        try:
+            resp = await self.client.count(index=index)
+        except Exception as exc:
+            raise TransientError(f"OpenSearch count on {index} failed: {exc}") from exc
+        return int(resp["count"])
 
     async def delete_index(self, index: str) -> None:
         try:

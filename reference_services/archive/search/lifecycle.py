@@ -110,22 +110,34 @@ class Pass:
 async def run_once(
     index: SearchIndex, db: Database, policy: Policy, fence_timeout_s: float = 10
 ) -> Pass:
+    """One pass. The rollover and each deletion run under the exclusive fence (fence.py), so
+    no migration swap, rollback or cleanup reads a layout that changes under it, and no
+    indexing pass writes into an index being deleted."""
     await index.prepare()
-    rolled = await index.rollover(policy.conditions())
+    async with db.pool.acquire() as conn, conn.transaction():
+        await fence.exclusive(conn, fence_timeout_s)
+        rolled = await index.rollover(policy.conditions())
     if rolled is not None:
         log.info("rolled %s over from %s to %s", index.names.write, *rolled)
-    layout = await index.layout()
     deleted: list[str] = []
     kept: list[str] = []
     if policy.retention is not None:
         cutoff = datetime.now(UTC) - duration(policy.retention)
-        for name in sorted(layout.read - {layout.write}):
-            newest = await index.newest(name)
-            if newest is not None and newest >= cutoff:
-                kept.append(name)
-                continue
+        for name in sorted((await index.layout()).read):
             async with db.pool.acquire() as conn, conn.transaction():
                 await fence.exclusive(conn, fence_timeout_s)
+                layout = await index.layout()  # as it is now, under the fence
+                if name not in layout.read or name == layout.write:
+                    continue
+                # A document written a moment ago is not searchable before a refresh: refresh,
+                # then judge by the newest record, or by emptiness.
+                newest = await index.newest(name, refresh=True)
+                if newest is not None and newest >= cutoff:
+                    kept.append(name)
+                    continue
+                if newest is None and await index.count(name) > 0:
+                    kept.append(name)
+                    continue
                 await index.delete_index(name)
             log.info("deleted %s (newest record %s, retention %s)", name, newest, policy.retention)
             deleted.append(name)

@@ -174,24 +174,22 @@ class Migration:
             missing = [i for i in source if not await self.index.client.indices.exists(index=i)]
             if missing:
                 raise MigrationError(f"cannot roll back: {', '.join(missing)} no longer exist")
-            layout = await self.index.layout()
             async with self.db.pool.acquire() as conn, conn.transaction():
                 await fence.exclusive(conn, self.options.fence_timeout_s)
+                layout = await self.index.layout()  # under the fence: no rollover meanwhile
                 await self._point_aliases(layout.read, source, source_write)
-                # Copied rows go back where they were; their old copy is stale if they changed
-                # since (version above the copied one), and rows born after the swap are only
-                # in the new index: both are marked for the archive's catch-up.
+                # What the old indices hold is as of the swap at best (a row changed just
+                # before it, or born or changed since, is not there as it is now), so every
+                # row goes back to the catch-up: to where the migration found it if that
+                # index is live again, else to wherever the catch-up finds it (or the write
+                # alias). A reject of the new mapping says nothing of the old one: cleared.
                 restored = await conn.execute(
-                    "UPDATE atlas a SET index_name = m.source_index,"
-                    " indexed_version = CASE WHEN a.version > m.version THEN 0"
-                    "   ELSE a.indexed_version END"
-                    " FROM search_migration_rows m WHERE m.target = $1 AND m.id = a.id",
+                    "UPDATE atlas a SET indexed_version = 0, rejected_version = NULL,"
+                    " rejected_reason = NULL, index_name = (SELECT m.source_index"
+                    "   FROM search_migration_rows m WHERE m.target = $1 AND m.id = a.id"
+                    "   AND m.source_index = ANY($2::text[]))",
                     target,
-                )
-                born = await conn.execute(
-                    "UPDATE atlas a SET index_name = NULL, indexed_version = 0 WHERE NOT EXISTS"
-                    " (SELECT 1 FROM search_migration_rows m WHERE m.target = $1 AND m.id = a.id)",
-                    target,
+                    source,
                 )
                 await conn.execute(
                     "UPDATE search_migrations SET state = 'rolled_back', finished_at = now()"
@@ -202,8 +200,7 @@ class Migration:
         return {
             "from": target,
             "to": source,
-            "restored": _count(restored),
-            "reindexed_new": _count(born),
+            "reindexed": _count(restored),
         }
 
     async def cleanup(self, keep: int = 1) -> list[str]:
@@ -212,8 +209,14 @@ class Migration:
         target still being filled."""
         if keep < 0:
             raise BadOption(f"--keep must be 0 or more, not {keep}")
-        async with self._exclusive_run():
-            rows = await self.db.pool.fetch(
+        async with (
+            self._exclusive_run(),
+            self.db.pool.acquire() as conn,
+            conn.transaction(),
+        ):
+            # Under the fence: no rollover can add an index between the two reads below.
+            await fence.exclusive(conn, self.options.fence_timeout_s)
+            rows = await conn.fetch(
                 "SELECT target, source, state FROM search_migrations ORDER BY started_at DESC"
             )
             protected = set((await self.index.layout()).read)
@@ -317,6 +320,8 @@ class Migration:
         client = self.index.client
         if await client.indices.exists(index=target):
             return
+        # Gone (or never made): whatever was recorded as copied into it is not there.
+        await self.db.pool.execute("DELETE FROM search_migration_rows WHERE target = $1", target)
         await self.index.put_template(version)
         # Backfill settings: no refresh while bulk loading; restored before the swap.
         await client.indices.create(index=target, body={"settings": {"refresh_interval": "-1"}})
@@ -333,7 +338,15 @@ class Migration:
         outcome.rows = int(await self.db.pool.fetchval("SELECT count(*) FROM atlas"))
         try:
             outcome.copied = await self._backfill(target, outcome.rows)
-            outcome.caught_up = await self._swap(target)
+            # What changed during the backfill, caught up without the fence while it is
+            # large, so that the fenced pass at the swap (indexing waits for it) is short.
+            for _ in range(5):
+                async with self.db.pool.acquire() as conn:
+                    moved = await self._catch_up(conn, target)
+                outcome.caught_up += moved
+                if moved < self.options.batch_size:
+                    break
+            outcome.caught_up += await self._swap(target)
         finally:
             if self._rejects is not None:
                 self._rejects.close()
@@ -390,7 +403,8 @@ class Migration:
         await conn.executemany(
             "INSERT INTO search_migration_rows (target, id, version, source_index, rejected)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (target, id) DO UPDATE SET"
-            " version = EXCLUDED.version, rejected = EXCLUDED.rejected",
+            " version = EXCLUDED.version, rejected = EXCLUDED.rejected,"
+            " source_index = EXCLUDED.source_index",
             [
                 (target, r["id"], r["version"], r["index_name"], refused.get(str(r["id"])))
                 for r in rows
@@ -453,12 +467,13 @@ class Migration:
 
             async def consume() -> None:
                 nonlocal copied
-                async with self.db.pool.acquire() as conn:
-                    while (rows := await batches.get()) is not None:
+                while (rows := await batches.get()) is not None:
+                    # A connection per batch: workers never starve the producer of the pool.
+                    async with self.db.pool.acquire() as conn:
                         n = await self._copy(conn, target, rows)
-                        copied += n
-                        advance(n)
-                        await rate.take(n)
+                    copied += n
+                    advance(n)
+                    await rate.take(n)
 
             workers = [asyncio.create_task(consume()) for _ in range(self.options.concurrency)]
             producer = asyncio.create_task(produce())
@@ -472,13 +487,9 @@ class Migration:
         return copied
 
     async def _swap(self, target: str) -> int:
-        caught_up = 0
         async with self.db.pool.acquire() as conn, conn.transaction():
             await fence.exclusive(conn, self.options.fence_timeout_s)
-            after: uuid.UUID | None = None
-            while rows := await self._pending(conn, target, after, self.options.batch_size):
-                after = rows[-1]["id"]
-                caught_up += await self._copy(conn, target, rows)
+            caught_up = await self._catch_up(conn, target)
             # Rows deleted from PostgreSQL after they were copied leave the target too.
             gone = [
                 str(r["id"])
@@ -505,6 +516,16 @@ class Migration:
             )
             await client.indices.refresh(index=target)
             layout = await self.index.layout()
+            # The layout the swap leaves: what a rollback returns to (a rollover during the
+            # backfill added indices the plan did not know).
+            before = sorted(layout.read - {target})
+            if before and layout.write not in (None, target):  # not when resuming a swap
+                await conn.execute(
+                    "UPDATE search_migrations SET source = $2, source_write = $3 WHERE target = $1",
+                    target,
+                    before,
+                    layout.write,
+                )
             await self._point_aliases(layout.read, [target], target)
             await conn.execute(
                 "UPDATE atlas a SET index_name = $1 FROM search_migration_rows m"
@@ -517,6 +538,14 @@ class Migration:
                 target,
             )
         return caught_up
+
+    async def _catch_up(self, conn: asyncpg.Connection, target: str) -> int:
+        """Copy every row not in the target at its current version; returns how many."""
+        moved, after = 0, None
+        while rows := await self._pending(conn, target, after, self.options.batch_size):
+            after = rows[-1]["id"]
+            moved += await self._copy(conn, target, rows)
+        return moved
 
     async def _point_aliases(
         self, current: frozenset[str], indices: Sequence[str], write: str
