@@ -8,12 +8,12 @@ views, with the time of the last refresh so a reader knows how fresh the figures
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import date
 from typing import Any
 
 from reference_services.common.db import Database
+from reference_services.common.tasks import every
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,7 @@ async def refresh(db: Database) -> None:
 
 
 async def refresh_forever(db: Database, interval_s: float, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await refresh(db)
-        except Exception as exc:
-            log.warning("statistics refresh failed (next in %.0f s): %s", interval_s, exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+    await every("statistics refresh", interval_s, lambda: refresh(db), stop)
 
 
 async def read(db: Database, day_from: date | None, day_to: date | None) -> dict[str, Any]:

@@ -46,3 +46,20 @@ def supervised(
                 await asyncio.wait_for(stop.wait(), timeout=restart_delay_s)
 
     return asyncio.create_task(_guard(), name=name)
+
+
+async def every(
+    what: str,
+    interval_s: float,
+    work: Callable[[], Coroutine[Any, Any, object]],
+    stop: asyncio.Event,
+) -> None:
+    """Run `work()` now and then every `interval_s` until `stop` is set; a failed pass is
+    logged and the next one comes on schedule (for `supervised`, which restarts the loop)."""
+    while not stop.is_set():
+        try:
+            await work()
+        except Exception as exc:
+            log.warning("%s failed (next in %.0f s): %s", what, interval_s, exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)

@@ -10,7 +10,6 @@ under the search-write fence (fence.py) and deleting one twice is harmless.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from dataclasses import asdict, dataclass, replace
@@ -21,6 +20,7 @@ from reference_services.archive.search import fence
 from reference_services.archive.search.design import DesignError, lifecycle_defaults
 from reference_services.archive.search.index import SearchIndex
 from reference_services.common.db import Database
+from reference_services.common.tasks import every
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +147,4 @@ async def run_once(
 async def run_forever(
     index: SearchIndex, db: Database, policy: Policy, interval_s: float, stop: asyncio.Event
 ) -> None:
-    while not stop.is_set():
-        try:
-            await run_once(index, db, policy)
-        except Exception as exc:
-            log.warning("lifecycle pass failed (next in %.0f s): %s", interval_s, exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+    await every("lifecycle pass", interval_s, lambda: run_once(index, db, policy), stop)
