@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup toxiproxy opensearch up down status campaign latency logs test test-unit fuzz pacts lint typecheck imports check mutation clean
+.PHONY: help setup toxiproxy versitygw pgtools opensearch up down status campaign latency logs test test-unit fuzz pacts lint typecheck imports check mutation clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,11 +30,39 @@ $(TOXIPROXY): | $(UV)
 
 toxiproxy: $(TOXIPROXY)  ## build Toxiproxy from the Go module proxy (network faults)
 
+# The local stack's object store for PostgreSQL backups and archived WAL (harness db backup).
+VERSITYGW := $(TOOLS)/bin/versitygw
+VERSITYGW_VERSION := v1.8.0
+
+$(VERSITYGW): | $(UV)
+	@if command -v go >/dev/null 2>&1; then \
+		echo "building versitygw $(VERSITYGW_VERSION) with go install (first run only)"; \
+		GOBIN=$(abspath $(TOOLS))/gobin go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION) \
+			&& mv $(TOOLS)/gobin/versitygw $@; \
+	else echo "Go not found: versitygw skipped, the stack runs without backups"; fi
+
+versitygw: $(VERSITYGW)  ## build versitygw (S3 on a directory) from the Go module proxy
+
+# barman-cloud runs as PostgreSQL's archive_command, so as the unprivileged PostgreSQL user: its
+# venv is built on the system's Python (the project's may live under /root, out of its reach).
+PGTOOLS := $(TOOLS)/pgtools
+SYSTEM_PYTHON ?= /usr/bin/python3
+
+$(PGTOOLS)/.synced: tools/pgtools-requirements.txt | $(UV)
+	@if [ -x $(SYSTEM_PYTHON) ]; then \
+		$(UV) venv --quiet --allow-existing --python $(SYSTEM_PYTHON) $(PGTOOLS) \
+		&& $(UV) pip install --quiet --python $(PGTOOLS)/bin/python --no-deps --require-hashes \
+			-r tools/pgtools-requirements.txt \
+		&& chmod -R o+rX $(PGTOOLS) && touch $@; \
+	else echo "$(SYSTEM_PYTHON) not found: barman-cloud skipped, the stack runs without backups"; fi
+
+pgtools: $(PGTOOLS)/.synced  ## barman-cloud in its own venv, runnable by the PostgreSQL user
+
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
 	touch $@
 
-setup: $(VENV)/.synced toxiproxy  ## create .venv with every dependency (from uv.lock)
+setup: $(VENV)/.synced toxiproxy versitygw pgtools  ## create .venv with every dependency (from uv.lock)
 
 opensearch: setup  ## resolve the OpenSearch jars from Maven Central (cached in .harness/cache)
 	$(PY) -m harness.infra.opensearch

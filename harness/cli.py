@@ -253,6 +253,110 @@ async def _slow_queries(settings: HarnessSettings, args: argparse.Namespace) -> 
     return 0
 
 
+def _mb_s(size: int, seconds: float) -> str:
+    return f"{size / 1e6 / seconds:.1f} MB/s" if seconds > 0 else "-"
+
+
+async def _backup(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.backup import ops
+
+    result = await ops.take_backup(settings, progress=_say)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    info = result.info
+    print(
+        f"backup {info.id}: {info.data_bytes / 1e6:.1f} MB in {info.duration_s:.1f}s"
+        f" ({_mb_s(info.data_bytes, info.duration_s)}), verified, stored"
+        f" (sha256 {info.sha256[:12]}…); restores any instant from {info.finished_at}"
+    )
+    if result.pruned_backups or result.pruned_wal:
+        print(
+            f"retention (keep {settings.backup_retention}): removed"
+            f" {len(result.pruned_backups)} backups ({', '.join(result.pruned_backups) or '-'})"
+            f" and {result.pruned_wal} WAL files older than the oldest backup kept"
+        )
+    return 0
+
+
+async def _backups(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.backup import ops
+
+    inv = await ops.inventory(settings)
+    if args.json:
+        print(json.dumps(inv.to_json(), indent=2, default=str))
+        return 0
+    print(f"{'backup':<20} {'completed (restores from)':<34} {'MB':>8} {'took':>7}  start WAL")
+    for b in inv.backups:
+        print(
+            f"{b.id:<20} {b.finished_at:<34} {b.data_bytes / 1e6:>8.1f}"
+            f" {b.duration_s:>6.1f}s  {b.start_wal}"
+        )
+    if not inv.backups:
+        print("  none yet: `harness db backup` takes one")
+    a = inv.archiver
+    print(
+        f"\nWAL archive: {inv.wal_segments} objects ({inv.wal_bytes / 1e6:.1f} MB);"
+        f" archived {a['archived_count']}, last {a['last_archived_wal']} at"
+        f" {a['last_archived_time']}; failed {a['failed_count']}"
+        + (f", last {a['last_failed_wal']} at {a['last_failed_time']}" if a["failed_count"] else "")
+    )
+    if inv.wal_gaps:
+        print(f"  HOLES in the archive (no restore replays past them): {', '.join(inv.wal_gaps)}")
+        return 1
+    return 0
+
+
+async def _verify(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.backup import ops
+    from harness.backup.catalog import BackupRefused
+
+    try:
+        info = await ops.verify_backup(settings, args.backup, progress=_say)
+    except BackupRefused as exc:
+        print(f"REFUSED: {exc}")
+        return 1
+    print(f"backup {info.id}: intact (tar SHA-256 and pg_verifybackup agree with its manifest)")
+    return 0
+
+
+async def _restore(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.backup import ops
+    from harness.backup.catalog import BackupRefused
+
+    target = ops.parse_target(args.to)
+    counts: dict[str, dict[str, int]] = {}
+    try:
+        if args.drill:
+            async with ops.drill(settings, target, bid=args.backup, progress=_say) as result:
+                counts = await ops.table_counts(result.url)
+        else:
+            result = await ops.restore(settings, target, bid=args.backup, progress=_say)
+        doc = {**result.to_json(), **({"rows": counts} if args.drill else {})}
+    except BackupRefused as exc:
+        print(f"REFUSED: {exc}")
+        return 1
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    t = result.timings
+    where = "drill (removed)" if args.drill else f"the stack now runs on {result.data_dir}"
+    print(
+        f"restored backup {result.backup} to {result.target}: last commit replayed"
+        f" {result.reached or '-'}; {where}\n"
+        f"  download {t.get('download_s', 0):.1f}s, verify {t.get('verify_s', 0):.1f}s,"
+        f" WAL replay {t.get('recovery_s', 0):.1f}s, total {t.get('total_s', 0):.1f}s"
+    )
+    if args.drill:
+        for db, tables in counts.items():
+            print(f"  {db}: " + ", ".join(f"{n} {c}" for n, c in tables.items()))
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def _db_env(settings: HarnessSettings, service: str) -> int:
     """`eval "$(harness db env archive)"`: the archive's settings for its tools, on this stack."""
     tool = ArchiveTool.of(load_state(settings), settings.index_alias)
@@ -320,6 +424,31 @@ def main(argv: list[str] | None = None) -> int:
     slow.add_argument("--top", type=int, default=15, help="how many to show (15)")
     slow.add_argument("--database", help="only this database (gateway, runner, archive, …)")
     slow.add_argument("--json", action="store_true", help="every statement found, as JSON")
+    bk = db.add_parser(
+        "backup", help="a verified base backup into the object store, then retention"
+    )
+    bk.add_argument("--json", action="store_true")
+    bks = db.add_parser("backups", help="the stored backups and the WAL archive's state")
+    bks.add_argument("--json", action="store_true")
+    vf = db.add_parser(
+        "verify", help="download a backup and check it as a restore would (exit 1: refused)"
+    )
+    vf.add_argument("backup", nargs="?", help="its id (the newest by default)")
+    rst = db.add_parser(
+        "restore",
+        help="point-in-time restore into a new data directory, then the stack switches to it",
+    )
+    rst.add_argument(
+        "--to", required=True, help="`latest`, or an RFC 3339 instant (2026-12-01T14:30:05Z)"
+    )
+    rst.add_argument("--backup", help="restore from this backup (default: the newest that can)")
+    rst.add_argument(
+        "--drill",
+        action="store_true",
+        help="restore beside the stack on a port of its own, report, remove it; the stack is"
+        " untouched",
+    )
+    rst.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -340,6 +469,14 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_latency(settings, args.n, args.json))
         if args.cmd == "db" and args.db == "slow-queries":
             return asyncio.run(_slow_queries(settings, args))
+        db_commands = {
+            "backup": _backup,
+            "backups": _backups,
+            "verify": _verify,
+            "restore": _restore,
+        }
+        if args.cmd == "db" and args.db in db_commands:
+            return asyncio.run(db_commands[args.db](settings, args))
         if args.cmd == "db":
             return _db_env(settings, args.service)
         return asyncio.run(_down(settings))

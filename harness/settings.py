@@ -46,6 +46,17 @@ class HarnessSettings(BaseSettings):
     # Put Toxiproxy on every dependency link (when its binary is available).
     toxiproxy: bool = True
     up_timeout_s: float = Field(240.0, gt=0)
+    # Continuous WAL archiving and base backups (harness db backup/restore) on the local stack:
+    # an object store (versitygw, `make versitygw`) and barman-cloud (`make pgtools`). Off, or
+    # either missing: the stack runs without, and `harness status` says so.
+    backups: bool = True
+    # PostgreSQL's archive_timeout: the most a lost data directory can lose (RPO), in seconds.
+    archive_timeout_s: int = Field(15, ge=1, le=3600)
+    # Base backups `harness db backup` keeps (older ones and the WAL only they need go).
+    backup_retention: int = Field(3, ge=1)
+    backup_timeout_s: float = Field(900.0, gt=0)
+    # How long a restore may replay WAL before it is given up (and the stack put back).
+    restore_timeout_s: float = Field(600.0, gt=0)
     # The docker target (`harness up --target docker`). Dependencies run from these images
     # (official ones by default); one that is neither present nor pullable is replaced by an
     # equivalent built from the local stack's own binaries (harness.containers.infra). The

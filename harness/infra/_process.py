@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import time
@@ -20,6 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ComponentFailed, HarnessError, ReadinessTimeout
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def tool_binary(name: str) -> str | None:
+    """A tool the Makefile builds into .tools/bin (first), or one on PATH; None: neither."""
+    local = REPO_ROOT / ".tools" / "bin" / name
+    if local.exists():
+        return str(local)
+    return shutil.which(name)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -60,11 +71,16 @@ async def run_command(
     timeout_s: float,
     what: str,
     error: Callable[[str], Exception] = HarnessError,
+    env: Mapping[str, str] | None = None,
 ) -> str:
     """Run a command to completion and return its stdout; raise `error(message)` naming
-    `what`, the command and the end of its stderr when it fails or outlives `timeout_s`."""
+    `what`, the command and the end of its stderr when it fails or outlives `timeout_s`.
+    `env` is added to this process's environment."""
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env} if env else None,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout_s)

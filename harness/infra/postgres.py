@@ -9,15 +9,31 @@ from __future__ import annotations
 import asyncio
 import glob
 import importlib.util
+import os
 import secrets
+import shlex
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 from harness.errors import HarnessError
-from harness.infra._process import ManagedProcess, ProcessRecord, free_port, hand_over, service_user
+from harness.infra._process import (
+    REPO_ROOT,
+    ManagedProcess,
+    ProcessRecord,
+    free_port,
+    hand_over,
+    service_user,
+)
+from harness.infra.objectstore import S3Location
+
+# The stack's server in the object store: barman-cloud keeps WAL under <prefix>/<server>/wals/,
+# the harness its base backups under <prefix>/<server>/base/<id>/.
+BACKUP_PREFIX = "postgres"
+BACKUP_SERVER = "altlas"
 
 
 def pg_bindir() -> Path:
@@ -40,6 +56,67 @@ def pg_bindir() -> Path:
     )
 
 
+def _others_can_run(path: Path) -> bool:
+    """True when an unprivileged user can execute `path`: it (resolved) is o+x and so is every
+    folder above it. A venv under /root fails this, which is why the tools have their own."""
+    target = path.resolve()
+    if not target.exists() or not target.stat().st_mode & 0o001:
+        return False
+    return all(parent.stat().st_mode & 0o001 for parent in target.parents)
+
+
+def pgtools_bindir() -> Path | None:
+    """The barman-cloud venv `make pgtools` builds on the system's Python (None: not built, or
+    not executable by the PostgreSQL user)."""
+    bindir = Path(os.environ.get("HARNESS_PGTOOLS_BIN", REPO_ROOT / ".tools" / "pgtools" / "bin"))
+    tool = bindir / "barman-cloud-wal-archive"
+    if not tool.exists() or not _others_can_run(bindir / "python"):
+        return None
+    return bindir
+
+
+@dataclass(frozen=True)
+class WalArchiving:
+    """Continuous WAL archiving to an object store with barman-cloud.
+
+    `timeout_s` is PostgreSQL's archive_timeout: a segment with any change in it is switched
+    and archived at the latest this long after its first change — the bound on what a lost
+    data directory loses (the recovery point objective).
+    """
+
+    tools: Path
+    store: S3Location
+    timeout_s: int = 15
+
+    def _tool(self, name: str) -> list[str]:
+        return [
+            str(self.tools / name),
+            "--endpoint-url",
+            self.store.endpoint,
+            self.store.url(BACKUP_PREFIX),
+            BACKUP_SERVER,
+        ]
+
+    def archive_command(self) -> str:
+        argv = [*self._tool("barman-cloud-wal-archive"), "%p"]
+        argv.insert(1, "--gzip")
+        return " ".join(a if a == "%p" else shlex.quote(a) for a in argv)
+
+    def restore_command(self) -> str:
+        argv = [*self._tool("barman-cloud-wal-restore"), "%f", "%p"]
+        return " ".join(a if a in ("%f", "%p") else shlex.quote(a) for a in argv)
+
+    def settings(self) -> list[str]:
+        return [
+            "-c",
+            "archive_mode=on",
+            "-c",
+            f"archive_command={self.archive_command()}",
+            "-c",
+            f"archive_timeout={self.timeout_s}",
+        ]
+
+
 class PostgresServer:
     SUPERUSER = "altlas"
 
@@ -51,6 +128,7 @@ class PostgresServer:
         port: int | None = None,
         password: str | None = None,
         slow_ms: int = 20,
+        archiving: WalArchiving | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
@@ -59,6 +137,7 @@ class PostgresServer:
         self.bindir = pg_bindir()
         self.user = service_user()
         self.socket_dir = data_dir.parent / "pg-socket"
+        self.archiving = archiving
         self.process = ManagedProcess(
             "postgres",
             [
@@ -85,8 +164,14 @@ class PostgresServer:
                 f"log_min_duration_statement={slow_ms}",
                 "-c",
                 "log_line_prefix=%m [%p] %d ",
+                # Each commit's time, readable as pg_xact_commit_timestamp(xmin): the very
+                # timestamp point-in-time recovery stops at (the backup tests' ground truth).
+                "-c",
+                "track_commit_timestamp=on",
+                *(archiving.settings() if archiving else []),
             ],
             log_path=log_path,
+            env=archiving.store.env() if archiving else None,
             cwd=data_dir,
             user=self.user,
         )

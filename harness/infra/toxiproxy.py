@@ -8,7 +8,6 @@ with the same links. Without the binary the stack runs with direct links and say
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,13 @@ from typing import Any
 import httpx
 
 from harness.errors import HarnessError
-from harness.infra._process import ManagedProcess, ProcessRecord, free_port
+from harness.infra._process import ManagedProcess, ProcessRecord, free_port, tool_binary
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSION = "v2.12.0"
 
 
 def toxiproxy_binary() -> str | None:
-    local = REPO_ROOT / ".tools" / "bin" / "toxiproxy-server"
-    if local.exists():
-        return str(local)
-    return shutil.which("toxiproxy-server")
+    return tool_binary("toxiproxy-server")
 
 
 @dataclass(frozen=True)

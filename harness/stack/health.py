@@ -34,7 +34,55 @@ class ComponentHealth:
         }
 
 
+ARCHIVER_SQL = """
+SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal,
+       last_failed_time, now() AS now,
+       (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') AS waiting
+FROM pg_stat_archiver
+"""
+
+
+def archiver_verdict(row: dict[str, Any]) -> tuple[bool, str]:
+    """Healthy unless the last archiving attempt failed; the detail says how far it got.
+
+    A failed segment is not lost: PostgreSQL keeps it in pg_wal (`waiting`) and retries it
+    until the archive command succeeds — but until then a lost data directory would lose it.
+    """
+    now = row["now"]
+    waiting = int(row["waiting"])
+    last_ok, last_failed = row["last_archived_time"], row["last_failed_time"]
+    done = (
+        f"last {row['last_archived_wal']} {(now - last_ok).total_seconds():.0f}s ago"
+        if last_ok is not None
+        else "nothing archived yet"
+    )
+    if last_failed is not None and (last_ok is None or last_failed > last_ok):
+        return False, (
+            f"FAILING: {row['last_failed_wal']} not archived "
+            f"({row['failed_count']} failures, the last {(now - last_failed).total_seconds():.0f}s"
+            f" ago); {waiting} segment(s) kept in pg_wal and retried; {done}"
+        )
+    return True, f"{row['archived_count']} segments archived, {done}, {waiting} waiting"
+
+
+async def _archiver(url: str) -> tuple[bool, str]:
+    conn = await asyncpg.connect(url, timeout=3)
+    try:
+        row = await conn.fetchrow(ARCHIVER_SQL)
+    finally:
+        await conn.close()
+    if row is None:  # pg_stat_archiver always has its one row
+        return False, "pg_stat_archiver returned nothing"
+    return archiver_verdict(dict(row))
+
+
 async def _check(name: str, url: str, state: StackState) -> tuple[bool, str]:
+    if name == "wal-archive":
+        return await _archiver(url)
+    if name == "objectstore":
+        async with httpx.AsyncClient(timeout=3) as client:
+            resp = await client.get(f"{url}/health")
+        return resp.status_code == 200, f"health {resp.status_code}"
     if name == "postgres":
         conn = await asyncpg.connect(url, timeout=3)
         try:
@@ -81,6 +129,8 @@ async def _check(name: str, url: str, state: StackState) -> tuple[bool, str]:
 async def check_stack(state: StackState) -> list[ComponentHealth]:
     async def one(name: str) -> ComponentHealth:
         url = state.endpoints.get(name)
+        if name == "wal-archive":  # PostgreSQL's archiver, read from PostgreSQL
+            url = state.endpoints.get("postgres")
         record = state.processes.get(name)
         pid = record.pid if record else None
         if url is None:
@@ -96,4 +146,6 @@ async def check_stack(state: StackState) -> list[ComponentHealth]:
         return ComponentHealth(name, url, ok, detail, pid, latency)
 
     names = [n for n in COMPONENTS if n in state.endpoints or n in state.processes]
+    if "objectstore" in state.endpoints and "postgres" in state.endpoints:
+        names.append("wal-archive")
     return list(await asyncio.gather(*(one(n) for n in names)))

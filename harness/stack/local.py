@@ -28,7 +28,8 @@ from harness.infra._process import (
     terminate_pid,
 )
 from harness.infra.nats import NatsServer
-from harness.infra.postgres import PostgresServer, clear_stale_lock
+from harness.infra.objectstore import ObjectStore, versitygw_binary
+from harness.infra.postgres import PostgresServer, WalArchiving, clear_stale_lock, pgtools_bindir
 from harness.infra.services import ServiceProcess
 from harness.infra.toxiproxy import Link, ToxiproxyServer, make_link, toxiproxy_binary
 from harness.settings import HarnessSettings
@@ -57,6 +58,7 @@ STOP_ORDER = (
     "toxiproxy",
     "opensearch",
     "postgres",
+    "objectstore",
     "nats",
 )
 
@@ -107,7 +109,12 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     notes: list[str] = []
     try:
         nats = NatsServer(data / "nats", logs / "nats.log", sync_interval=settings.nats_sync)
-        postgres = PostgresServer(data / "postgres", logs / "postgres.log")
+        store, archiving = None, None
+        if settings.backups:
+            store, archiving, missing = _backup_parts(settings, data, logs)
+            if missing:
+                notes.append(missing)
+        postgres = PostgresServer(data / "postgres", logs / "postgres.log", archiving=archiving)
         opensearch = None
         if settings.opensearch_url is None:
             from harness.infra.opensearch import OpenSearchServer, resolve_distribution
@@ -126,6 +133,8 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
             started.append((name, component.record()))
             progress(f"  {name} ready in {time.perf_counter() - t:.1f}s")
 
+        if store is not None:
+            await _start("objectstore", store)  # before PostgreSQL archives its first segment
         infra = [_start("nats", nats), _start("postgres", postgres)]
         if opensearch is not None:
             infra.append(_start("opensearch", opensearch))
@@ -225,10 +234,14 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     }
     if toxiproxy is not None:
         endpoints["toxiproxy"] = toxiproxy.url
+    credentials: dict[str, dict[str, str]] = {**DEMO_USERS, "load": LOAD_USERS}
+    if store is not None:
+        endpoints["objectstore"] = store.url
+        credentials["objectstore"] = store.location.to_json()
     state = StackState(
         target="local",
         endpoints=endpoints,
-        credentials={**DEMO_USERS, "load": LOAD_USERS},
+        credentials=credentials,
         processes=dict(started),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         state_dir=str(root),
@@ -237,6 +250,25 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     state.save(settings.state_file)
     progress(f"stack up in {time.perf_counter() - t0:.1f}s")
     return state
+
+
+def _backup_parts(
+    settings: HarnessSettings, data: Path, logs: Path
+) -> tuple[ObjectStore | None, WalArchiving | None, str | None]:
+    """The object store and the WAL archiving it receives, or a note saying what is missing."""
+    binary, tools = versitygw_binary(), pgtools_bindir()
+    missing = [
+        what
+        for what, found in (
+            ("versitygw (make versitygw)", binary),
+            ("barman-cloud (make pgtools)", tools),
+        )
+        if found is None
+    ]
+    if binary is None or tools is None:
+        return None, None, f"backups off: {' and '.join(missing)} not found"
+    store = ObjectStore(binary, data / "objectstore", logs / "objectstore.log")
+    return store, WalArchiving(tools, store.location, settings.archive_timeout_s), None
 
 
 async def _gather_all(aws: Sequence[Awaitable[Any]]) -> None:

@@ -25,6 +25,9 @@ COMPONENTS = (
     "postgres",
     "opensearch",
     "toxiproxy",
+    "objectstore",
+    # Not a process: PostgreSQL's WAL archiving into the object store (pg_stat_archiver).
+    "wal-archive",
 )
 
 

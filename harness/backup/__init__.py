@@ -1,0 +1,1 @@
+"""PostgreSQL base backups, continuous WAL archiving and point-in-time restore (local stack)."""

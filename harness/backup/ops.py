@@ -1,0 +1,601 @@
+"""Base backups, verification and point-in-time restore of the local stack's PostgreSQL.
+
+A base backup is `pg_basebackup` (plain format, WAL streamed in, a manifest with a SHA-256 per
+file), checked with `pg_verifybackup` before it is stored, tarred and uploaded; WAL reaches the
+store continuously through PostgreSQL's archive_command (barman-cloud-wal-archive). A restore
+downloads a backup, checks the tar's SHA-256 and runs `pg_verifybackup` again — a backup that
+fails either is refused, never started — then lets PostgreSQL replay archived WAL
+(barman-cloud-wal-restore) up to the target instant and promote. `switch` puts the restored
+directory under the stack's PostgreSQL (same port, same settings); a *drill* restores beside
+it on a port of its own, without archiving, to be inspected and thrown away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from harness.backup.catalog import (
+    BASE,
+    WALS,
+    BackupInfo,
+    BackupRefused,
+    Catalog,
+    backup_id,
+    choose,
+    to_prune,
+    wal_gaps,
+)
+from harness.errors import HarnessError
+from harness.infra._process import (
+    ManagedProcess,
+    ProcessRecord,
+    free_port,
+    hand_over,
+    pid_alive,
+    poll,
+    run_command,
+)
+from harness.infra.objectstore import S3Location
+from harness.infra.postgres import (
+    WalArchiving,
+    clear_stale_lock,
+    pg_bindir,
+    pgtools_bindir,
+)
+from harness.settings import HarnessSettings
+from harness.stack.state import StackState, load_state
+
+Progress = Callable[[str], None]
+LABEL_WAL = re.compile(r"^START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)$", re.M)
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Server:
+    """The stack's PostgreSQL as the backup commands need it."""
+
+    state: StackState
+    record: ProcessRecord
+    url: str
+    location: S3Location
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.state.state_dir or ".harness")
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.record.argv[self.record.argv.index("-D") + 1])
+
+    @property
+    def port(self) -> int:
+        return int(urlsplit(self.url).port or 5432)
+
+    def connection(self) -> tuple[list[str], dict[str, str]]:
+        """pg_basebackup's connection options and the environment carrying the password."""
+        parts = urlsplit(self.url)
+        options = ["-h", parts.hostname or "127.0.0.1", "-p", str(self.port)]
+        options += ["-U", parts.username or "postgres", "--no-password"]
+        return options, {"PGPASSWORD": parts.password or ""}
+
+
+def server(settings: HarnessSettings) -> Server:
+    """The running stack's PostgreSQL and object store, or a clear error saying why not."""
+    state = load_state(settings)
+    if state.target != "local":
+        raise HarnessError(
+            f"backups are managed on the local stack only, not on the {state.target!r} target"
+            " (a deployment's own backup tooling applies there)"
+        )
+    store = state.credentials.get("objectstore")
+    record = state.processes.get("postgres")
+    if store is None or record is None or "postgres" not in state.endpoints:
+        why = next((n for n in state.notes if n.startswith("backups off")), "backups off")
+        raise HarnessError(f"this stack runs without backups ({why})")
+    return Server(state, record, state.endpoints["postgres"], S3Location.from_json(store))
+
+
+async def _fetch(url: str, sql: str, timeout_s: float = 10) -> Any:
+    conn = await asyncpg.connect(url, timeout=timeout_s)
+    try:
+        return await conn.fetchrow(sql)
+    finally:
+        await conn.close()
+
+
+async def flush_archive(url: str, timeout_s: float = 120) -> str:
+    """Switch to a new WAL segment and wait until the one just closed is in the store: every
+    commit made before this call is then restorable. Returns that segment's name."""
+    row = await _fetch(url, "SELECT pg_walfile_name(pg_switch_wal()) AS wal")
+    wal: str = row["wal"]
+
+    async def _archived() -> bool:
+        last = await _fetch(url, "SELECT last_archived_wal AS wal FROM pg_stat_archiver")
+        return last["wal"] is not None and str(last["wal"])[:24] >= wal
+
+    await poll(_archived, timeout_s, f"WAL segment {wal} to reach the object store", interval_s=0.3)
+    return wal
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+async def _verify_dir(data: Path, error: type[HarnessError] = BackupRefused) -> None:
+    """pg_verifybackup: every file against the manifest's SHA-256, and the WAL it needs."""
+    await run_command(
+        [str(pg_bindir() / "pg_verifybackup"), "--quiet", str(data)],
+        timeout_s=600,
+        what=f"pg_verifybackup of {data}",
+        error=error,
+    )
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    info: BackupInfo
+    pruned_backups: list[str]
+    pruned_wal: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backup": self.info.to_json(),
+            "pruned_backups": self.pruned_backups,
+            "pruned_wal": self.pruned_wal,
+        }
+
+
+async def take_backup(settings: HarnessSettings, progress: Progress = _quiet) -> BackupResult:
+    """A verified base backup in the object store; then retention."""
+    srv = server(settings)
+    catalog = Catalog(srv.location)
+    existing = await catalog.backups()
+    now = datetime.now(UTC)
+    bid = backup_id(now, [b.id for b in existing])
+    work = srv.state_dir / "backups" / "work" / bid
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        data = work / "data"
+        started = time.perf_counter()
+        progress(f"pg_basebackup into {data}…")
+        options, env = srv.connection()
+        await run_command(
+            [
+                str(pg_bindir() / "pg_basebackup"),
+                *options,
+                "-D",
+                str(data),
+                "--format=plain",
+                "--wal-method=stream",
+                "--checkpoint=fast",
+                "--manifest-checksums=SHA256",
+                f"--label=harness {bid}",
+            ],
+            timeout_s=settings.backup_timeout_s,
+            what="pg_basebackup",
+            env=env,
+        )
+        finished = datetime.now(UTC)
+        progress("pg_verifybackup…")
+        await _verify_dir(data, HarnessError)
+        manifest = json.loads((data / "backup_manifest").read_text())
+        wal_range = manifest["WAL-Ranges"][0]
+        label = LABEL_WAL.search((data / "backup_label").read_text())
+        if label is None:
+            raise HarnessError(f"no START WAL LOCATION in {data / 'backup_label'}")
+        tar = work / "base.tar"
+        progress("tar and upload…")
+        await run_command(
+            ["tar", "-cf", str(tar), "-C", str(data), "."], timeout_s=600, what="tar of the backup"
+        )
+        info = BackupInfo(
+            id=bid,
+            started_at=now.isoformat(),
+            finished_at=finished.isoformat(),
+            timeline=int(wal_range["Timeline"]),
+            start_lsn=str(wal_range["Start-LSN"]),
+            end_lsn=str(wal_range["End-LSN"]),
+            start_wal=label.group(1),
+            data_bytes=_size(data),
+            tar_bytes=tar.stat().st_size,
+            sha256=await asyncio.to_thread(_sha256, tar),
+            pg_version=(data / "PG_VERSION").read_text().strip(),
+            duration_s=0.0,
+        )
+        await catalog.upload(f"{BASE}/{bid}/base.tar", str(tar))
+        info = BackupInfo(**{**asdict(info), "duration_s": round(time.perf_counter() - started, 2)})
+        await catalog.put(f"{BASE}/{bid}/backup.json", json.dumps(info.to_json()).encode())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    backups = await catalog.backups()
+    doomed = to_prune(backups, await catalog.wal_keys(), settings.backup_retention)
+    await catalog.delete(doomed)
+    pruned = sorted({k.split("/")[-2] for k in doomed if k.startswith(BASE)})
+    return BackupResult(info, pruned, sum(1 for k in doomed if not k.startswith(BASE)))
+
+
+async def delete_backup(settings: HarnessSettings, bid: str) -> None:
+    catalog = Catalog(server(settings).location)
+    keys = await catalog.keys(f"{BASE}/{bid}")
+    if not keys:
+        raise HarnessError(f"no backup {bid!r} in the object store")
+    await catalog.delete(keys)
+
+
+@dataclass
+class Inventory:
+    backups: list[BackupInfo]
+    wal_segments: int
+    wal_bytes: int
+    wal_gaps: list[str]
+    archiver: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backups": [b.to_json() for b in self.backups],
+            "wal_segments": self.wal_segments,
+            "wal_bytes": self.wal_bytes,
+            "wal_gaps": self.wal_gaps,
+            "archiver": self.archiver,
+        }
+
+
+async def inventory(settings: HarnessSettings) -> Inventory:
+    """The stored backups, the archived WAL, and PostgreSQL's archiver statistics."""
+    srv = server(settings)
+    catalog = Catalog(srv.location)
+    backups = await catalog.backups()
+    wal = await catalog.objects(WALS)
+    row = await _fetch(
+        srv.url,
+        "SELECT archived_count, last_archived_wal, last_archived_time, failed_count,"
+        " last_failed_wal, last_failed_time FROM pg_stat_archiver",
+    )
+    archiver = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row).items()}
+    return Inventory(backups, len(wal), sum(wal.values()), wal_gaps(list(wal)), archiver)
+
+
+async def _download_verified(
+    catalog: Catalog, info: BackupInfo, into: Path, progress: Progress
+) -> dict[str, float]:
+    """Download, check the tar's SHA-256, unpack into `into`, pg_verifybackup it; timings."""
+    timings: dict[str, float] = {}
+    into.mkdir(parents=True)
+    tar = into.parent / f"{info.id}.tar"
+    t = time.perf_counter()
+    progress(f"downloading backup {info.id} ({info.tar_bytes / 1e6:.1f} MB)…")
+    await catalog.download(f"{BASE}/{info.id}/base.tar", str(tar))
+    timings["download_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    try:
+        digest = await asyncio.to_thread(_sha256, tar)
+        if digest != info.sha256:
+            raise BackupRefused(
+                f"backup {info.id} refused: its tar's SHA-256 is {digest}, the catalog says"
+                f" {info.sha256} (the stored copy is damaged)"
+            )
+        await run_command(
+            ["tar", "-xf", str(tar), "-C", str(into)], timeout_s=600, what="unpacking the backup"
+        )
+    finally:
+        tar.unlink(missing_ok=True)
+    progress("pg_verifybackup…")
+    try:
+        await _verify_dir(into)
+    except BackupRefused as exc:
+        raise BackupRefused(f"backup {info.id} refused by pg_verifybackup: {exc}") from None
+    timings["verify_s"] = time.perf_counter() - t
+    return timings
+
+
+async def verify_backup(
+    settings: HarnessSettings, bid: str | None = None, progress: Progress = _quiet
+) -> BackupInfo:
+    """Download a backup (the newest by default) and check it as a restore would."""
+    srv = server(settings)
+    catalog = Catalog(srv.location)
+    info = _pick(await catalog.backups(), bid, None)
+    work = srv.state_dir / "backups" / "verify" / info.id
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        await _download_verified(catalog, info, work / "data", progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return info
+
+
+def _pick(backups: list[BackupInfo], bid: str | None, target: datetime | None) -> BackupInfo:
+    if bid is None:
+        return choose(backups, target)
+    found = next((b for b in backups if b.id == bid), None)
+    if found is None:
+        known = ", ".join(b.id for b in backups) or "none"
+        raise HarnessError(f"no backup {bid!r} in the object store; stored: {known}")
+    if target is not None and found.finished > target:
+        raise HarnessError(
+            f"backup {bid} was completed at {found.finished_at}, after {target.isoformat()}:"
+            " it cannot restore an earlier instant"
+        )
+    return found
+
+
+def parse_target(text: str) -> datetime | None:
+    """`latest` → None; otherwise an RFC 3339 instant with its offset, not in the future."""
+    if text == "latest":
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise HarnessError(
+            f"--to takes `latest` or an RFC 3339 time such as 2026-12-01T14:30:05Z, not {text!r}"
+        ) from None
+    if when.tzinfo is None:
+        raise HarnessError(f"--to {text!r} has no UTC offset: add Z or +03:00, for example")
+    if when > datetime.now(UTC):
+        raise HarnessError(f"--to {text} is in the future")
+    return when
+
+
+def _recovery_settings(tools: Path, location: S3Location, target: datetime | None) -> str:
+    restore = WalArchiving(tools, location).restore_command().replace("'", "''")
+    lines = [
+        "# harness db restore",
+        f"restore_command = '{restore}'",
+        "recovery_target_timeline = 'latest'",
+        "recovery_target_action = 'promote'",
+    ]
+    if target is not None:
+        stamp = target.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+        lines += [f"recovery_target_time = '{stamp}'", "recovery_target_inclusive = on"]
+    return "\n".join(lines) + "\n"
+
+
+def _with(argv: list[str], option: str, value: str) -> list[str]:
+    out = list(argv)
+    out[out.index(option) + 1] = value
+    return out
+
+
+@dataclass
+class RestoreResult:
+    backup: str
+    target: str  # "latest" or the instant
+    data_dir: str
+    url: str
+    reached: str | None  # the last commit replayed (pg_last_xact_replay_timestamp)
+    timings: dict[str, float] = field(default_factory=dict)
+    switched: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def _wait_promoted(process: ManagedProcess, url: str, timeout_s: float) -> str | None:
+    async def _promoted() -> bool:
+        row = await _fetch(url, "SELECT pg_is_in_recovery() AS r", timeout_s=3)
+        return row["r"] is False
+
+    await process.wait_ready(_promoted, timeout_s, "PostgreSQL to replay WAL and promote")
+    row = await _fetch(url, "SELECT pg_last_xact_replay_timestamp() AS t")
+    return row["t"].isoformat() if row["t"] is not None else None
+
+
+async def _stop_server(record: ProcessRecord) -> None:
+    """Fast shutdown (SIGINT: clean, does not wait for the services' pools to leave)."""
+    if not pid_alive(record.pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(record.pid, signal.SIGINT)
+
+    async def _dead() -> bool:
+        return not pid_alive(record.pid)
+
+    await poll(_dead, 60, f"PostgreSQL (pid {record.pid}) to shut down")
+
+
+async def _prepare(
+    srv: Server,
+    target: datetime | None,
+    bid: str | None,
+    pgdata: Path,
+    progress: Progress,
+) -> tuple[BackupInfo, dict[str, float]]:
+    tools = pgtools_bindir()
+    if tools is None:
+        raise HarnessError(
+            "barman-cloud is not installed for PostgreSQL's user: run `make pgtools`"
+        )
+    catalog = Catalog(srv.location)
+    info = _pick(await catalog.backups(), bid, target)
+    if pid_alive(srv.record.pid):
+        progress("closing the current WAL segment and waiting for it to be archived…")
+        with contextlib.suppress(Exception):  # a dying server: restore what the store has
+            await flush_archive(srv.url, timeout_s=60)
+    timings = await _download_verified(catalog, info, pgdata, progress)
+    with (pgdata / "postgresql.auto.conf").open("a") as conf:
+        conf.write(_recovery_settings(tools, srv.location, target))
+    (pgdata / "recovery.signal").touch()
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    hand_over(pgdata, srv.record.user)
+    pgdata.chmod(0o700)
+    return info, timings
+
+
+async def restore(
+    settings: HarnessSettings,
+    target: datetime | None,
+    *,
+    bid: str | None = None,
+    progress: Progress = _quiet,
+) -> RestoreResult:
+    """Restore into a new data directory and put the stack's PostgreSQL on it."""
+    srv = server(settings)
+    started = time.perf_counter()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    pgdata = srv.data_dir.parent / f"pgdata-restored-{stamp}"
+    info, timings = await _prepare(srv, target, bid, pgdata, progress)
+    progress(f"stopping PostgreSQL (pid {srv.record.pid}) and starting it on {pgdata}…")
+    await _stop_server(srv.record)
+    clear_stale_lock(srv.record.argv)
+    process = ManagedProcess.from_record(srv.record)
+    process.argv = _with(srv.record.argv, "-D", str(pgdata))
+    t = time.perf_counter()
+    process.start()
+    restored = {
+        "from": info.id,
+        "to": "latest" if target is None else target.isoformat(),
+        "previous_data_dir": str(srv.data_dir),
+    }
+    state = srv.state
+    state.processes["postgres"] = process.record(**{**srv.record.extra, "restored": restored})
+    state.save(settings.state_file)
+    try:
+        reached = await _wait_promoted(process, srv.url, settings.restore_timeout_s)
+    except HarnessError as exc:
+        await _fall_back(settings, srv, process, progress)
+        raise HarnessError(f"the restore from backup {info.id} did not complete: {exc}") from None
+    timings["recovery_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - started
+    return RestoreResult(
+        info.id,
+        restored["to"],
+        str(pgdata),
+        srv.url,
+        reached,
+        {k: round(v, 2) for k, v in timings.items()},
+        switched=True,
+    )
+
+
+async def _fall_back(
+    settings: HarnessSettings, srv: Server, failed: ManagedProcess, progress: Progress
+) -> None:
+    """A restore that did not promote: stop it, and put the stack back on its old directory
+    when that still exists (it is never touched by a restore)."""
+    with contextlib.suppress(HarnessError):
+        await failed.stop()
+    state = srv.state
+    if not (srv.data_dir / "PG_VERSION").exists():
+        progress(f"the previous data directory {srv.data_dir} is gone: PostgreSQL stays down")
+        return
+    progress(f"starting PostgreSQL on its previous data directory {srv.data_dir} again…")
+    clear_stale_lock(srv.record.argv)
+    process = ManagedProcess.from_record(srv.record)
+    process.start()
+    state.processes["postgres"] = process.record(**srv.record.extra)
+    state.save(settings.state_file)
+
+
+@contextlib.asynccontextmanager
+async def drill(
+    settings: HarnessSettings,
+    target: datetime | None,
+    *,
+    bid: str | None = None,
+    progress: Progress = _quiet,
+) -> AsyncIterator[RestoreResult]:
+    """Restore beside the stack (own port, no archiving), yield it running, then remove it."""
+    srv = server(settings)
+    started = time.perf_counter()
+    root = srv.data_dir.parent / f"drill-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    pgdata = root / "pgdata"
+    process: ManagedProcess | None = None
+    try:
+        info, timings = await _prepare(srv, target, bid, pgdata, progress)
+        port = free_port()
+        sockets = root / "socket"
+        hand_over(sockets, srv.record.user)
+        argv = _with(_with(srv.record.argv, "-D", str(pgdata)), "-p", str(port))
+        argv = [
+            f"unix_socket_directories={sockets}" if a.startswith("unix_socket_directories=") else a
+            for a in argv
+        ]
+        # Never into the stack's archive: a promoted drill starts a timeline of its own.
+        argv += ["-c", "archive_mode=off"]
+        log = Path(srv.record.log).with_name(f"postgres-{root.name}.log")
+        process = ManagedProcess(
+            "postgres-drill", argv, log_path=log, env=srv.record.env, cwd=root, user=srv.record.user
+        )
+        url = srv.url.replace(f":{srv.port}/", f":{port}/")
+        t = time.perf_counter()
+        progress(f"replaying WAL on a drill server (port {port})…")
+        process.start()
+        reached = await _wait_promoted(process, url, settings.restore_timeout_s)
+        timings["recovery_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - started
+        yield RestoreResult(
+            info.id,
+            "latest" if target is None else target.isoformat(),
+            str(pgdata),
+            url,
+            reached,
+            {k: round(v, 2) for k, v in timings.items()},
+        )
+    finally:
+        if process is not None:
+            with contextlib.suppress(HarnessError):
+                await process.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def table_counts(url: str) -> dict[str, dict[str, int]]:
+    """Rows per table in every database of a server (what a drill shows it restored)."""
+    server_url = urlsplit(url)
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        names = [
+            r["datname"]
+            for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'"
+                " ORDER BY datname"
+            )
+        ]
+    finally:
+        await conn.close()
+    counts: dict[str, dict[str, int]] = {}
+    for name in names:
+        db = await asyncpg.connect(server_url._replace(path=f"/{name}").geturl(), timeout=10)
+        try:
+            tables = await db.fetch(
+                "SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY schemaname, relname"
+            )
+            counts[name] = {}
+            for t in tables:
+                table = f"{_ident(t['schemaname'])}.{_ident(t['relname'])}"
+                sql = f"SELECT count(*) FROM {table}"  # noqa: S608 - catalog names, quoted
+                counts[name][f"{t['schemaname']}.{t['relname']}"] = int(await db.fetchval(sql))
+        finally:
+            await db.close()
+    return counts
