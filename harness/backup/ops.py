@@ -364,6 +364,23 @@ def parse_target(text: str) -> datetime | None:
     return when
 
 
+# Set for a restore and reset once it is promoted; a backup of a restored server that still
+# carried them would stop its own restore at the old target.
+RECOVERY_SETTINGS = (
+    "restore_command",
+    "recovery_target_timeline",
+    "recovery_target_action",
+    "recovery_target_time",
+    "recovery_target_inclusive",
+    "hot_standby",
+)
+
+
+def _is_recovery_setting(line: str) -> bool:
+    name = line.split("=", 1)[0].strip()
+    return name in RECOVERY_SETTINGS or line.strip() == "# harness db restore"
+
+
 def _recovery_settings(tools: Path, location: S3Location, target: datetime | None) -> str:
     restore = WalArchiving(tools, location).restore_command().replace("'", "''")
     lines = [
@@ -371,6 +388,9 @@ def _recovery_settings(tools: Path, location: S3Location, target: datetime | Non
         f"restore_command = '{restore}'",
         "recovery_target_timeline = 'latest'",
         "recovery_target_action = 'promote'",
+        # No sessions until promoted: clients see "starting up" and retry, as after a restart,
+        # instead of working on a read-only standby in the middle of the replay.
+        "hot_standby = off",
     ]
     if target is not None:
         stamp = target.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
@@ -405,6 +425,13 @@ async def _wait_promoted(process: ManagedProcess, url: str, timeout_s: float) ->
 
     await process.wait_ready(_promoted, timeout_s, "PostgreSQL to replay WAL and promote")
     row = await _fetch(url, "SELECT pg_last_xact_replay_timestamp() AS t")
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        for name in RECOVERY_SETTINGS:
+            await conn.execute(f"ALTER SYSTEM RESET {name}")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
     return row["t"].isoformat() if row["t"] is not None else None
 
 
@@ -440,8 +467,9 @@ async def _prepare(
         with contextlib.suppress(Exception):  # a dying server: restore what the store has
             await flush_archive(srv.url, timeout_s=60)
     timings = await _download_verified(catalog, info, pgdata, progress)
-    with (pgdata / "postgresql.auto.conf").open("a") as conf:
-        conf.write(_recovery_settings(tools, srv.location, target))
+    conf = pgdata / "postgresql.auto.conf"
+    kept = [line for line in conf.read_text().splitlines() if not _is_recovery_setting(line)]
+    conf.write_text("\n".join([*kept, _recovery_settings(tools, srv.location, target)]))
     (pgdata / "recovery.signal").touch()
     (pgdata / "postmaster.pid").unlink(missing_ok=True)
     hand_over(pgdata, srv.record.user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -40,3 +41,21 @@ def run_dir() -> Path:
 def fresh(path: Path) -> bool:
     """The file exists and was written by this `chaos run` process."""
     return path.exists() and path.stat().st_mtime >= PROCESS_STARTED
+
+
+def workload_verdict(name: str, timeout_s: float) -> dict[str, Any] | None:
+    """The verdict file of the workload `name` of this `chaos run` once written, or None when
+    that workload has not started in this run (a hypothesis checked before the method)."""
+    from harness.polling import poll_until
+
+    folder = run_dir()
+    if not fresh(folder / f"{name}.started"):
+        return None
+    verdict_file = folder / f"{name}.verdict.json"
+
+    async def _written() -> bool:
+        return fresh(verdict_file)
+
+    run(poll_until(_written, float(timeout_s), f"the verdict of workload {name!r}"))
+    verdict: dict[str, Any] = json.loads(verdict_file.read_text())
+    return verdict

@@ -180,6 +180,9 @@ def run_workload(
 
     async def _run() -> dict[str, Any]:
         workload = Workload(state, WorkloadConfig(rate_per_s=rate_per_s, recovery_s=recovery_s))
+        # How the history's clock maps to wall time (a restore's recovery point is a wall time).
+        clock = {"wall": time.time(), "mono": time.monotonic(), "start": workload.history.started}
+        (folder / f"{name}.clock.json").write_text(json.dumps(clock))
         stop = asyncio.Event()
         task = asyncio.create_task(workload.run(stop))
         await asyncio.sleep(duration_s)  # how long the workload runs: its planned length

@@ -26,7 +26,13 @@ from harness.workload.archive_tool import ArchiveTool
 from harness.workload.corpus import records
 from harness.workload.seed import backlog, plant
 
-__all__ = ["finish_migration", "index_matches_database", "plant_records", "start_migration"]
+__all__ = [
+    "finish_migration",
+    "index_matches_database",
+    "plant_records",
+    "rebuild_index",
+    "start_migration",
+]
 
 _MIGRATION: dict[str, Any] = {}
 
@@ -125,3 +131,20 @@ def index_matches_database(settle_s: float = 20) -> bool:
             detail = stderr[-1000:]
         raise ActivityFailed(f"the index does not hold what PostgreSQL holds: {detail}")
     return True
+
+
+def rebuild_index(timeout_s: float = 600) -> dict[str, Any]:
+    """After PostgreSQL was restored to an earlier point, the search index (derived data) holds
+    records the database no longer has: build a new index version from the database
+    (`migrate run --force`: backfill, catch-up, verify, swap), then drop the old versions."""
+    tool = _tool()
+    rc, stdout, stderr = run(
+        tool.run("migrate", "run", "--force", "--json", "--no-progress", timeout=float(timeout_s))
+    )
+    if rc != 0:
+        raise ActivityFailed(f"rebuilding the index from PostgreSQL exited {rc}: {stderr[-1000:]}")
+    outcome: dict[str, Any] = json.loads(stdout)
+    rc, _, stderr = run(tool.run("migrate", "cleanup", "--keep", "0"))
+    if rc != 0:
+        raise ActivityFailed(f"migrate cleanup exited {rc}: {stderr[-1000:]}")
+    return outcome

@@ -3,7 +3,6 @@ checker say about the workload's history, how deep is a DLQ."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -12,7 +11,7 @@ import nats
 from chaoslib.exceptions import ActivityFailed
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from harness.chaos._runtime import fresh, run, run_dir, settings
+from harness.chaos._runtime import run, settings, workload_verdict
 from harness.clients.gateway import API, GatewayClient
 from harness.polling import poll_until
 from harness.stack.health import check_stack
@@ -146,17 +145,9 @@ def history_verdict(name: str, timeout_s: float = 300) -> bool:
     nothing to judge and the probe holds. Once it has started, it waits for the verdict and
     fails on any anomaly (lost, duplicated, stuck, illegal transition, phantom, rejected).
     """
-    timeout_s = float(timeout_s)
-    folder = run_dir()
-    if not fresh(folder / f"{name}.started"):
+    verdict = workload_verdict(name, float(timeout_s))
+    if verdict is None:
         return True
-    verdict_file = folder / f"{name}.verdict.json"
-
-    async def _written() -> bool:
-        return fresh(verdict_file)
-
-    run(poll_until(_written, timeout_s, f"the verdict of workload {name!r}"))
-    verdict = json.loads(verdict_file.read_text())
     if not verdict["valid"]:
         raise ActivityFailed(verdict["summary"])
     return True

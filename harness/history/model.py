@@ -119,6 +119,11 @@ class History:
     def ops(self) -> tuple[Op, ...]:
         return tuple(self._ops)
 
+    @property
+    def started(self) -> float:
+        """The clock's reading when the history started: op times count from it."""
+        return self._start
+
     def __len__(self) -> int:
         return len(self._ops)
 

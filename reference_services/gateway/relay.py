@@ -89,11 +89,17 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self.pool.release(self._listener, timeout=1)
             self._listener = None
+        conn: asyncpg.Connection | None = None
         try:
             conn = await self.pool.acquire()
             await conn.add_listener("altlas_outbox", lambda *_: self._wake.set())
             self._listener = conn
         except Exception as exc:
+            # LISTEN is refused while the server is a hot standby (e.g. replaying WAL after a
+            # restore): give the connection back, or each pass leaks one until the pool is dry.
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await self.pool.release(conn, timeout=1)
             log.debug("LISTEN unavailable (%s); polling only", exc)
 
     async def _run(self) -> None:

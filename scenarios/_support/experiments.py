@@ -24,6 +24,13 @@ def _runs_workload(doc: dict[str, Any]) -> bool:
     return any(a.get("provider", {}).get("func") == "run_workload" for a in doc.get("method", []))
 
 
+def _judged_through_restore(doc: dict[str, Any]) -> bool:
+    """Its hypothesis judges the workload through a restore (harness.chaos.backup): losses
+    after the recovery point are the window's price, so the plain verdict cannot be VALID."""
+    probes = doc.get("steady-state-hypothesis", {}).get("probes", [])
+    return any(p.get("provider", {}).get("func") == "recovery_verdict" for p in probes)
+
+
 def run_experiment(
     path: Path, state_dir: Path, settings: Mapping[str, str], where: str
 ) -> dict[str, Any]:
@@ -32,6 +39,7 @@ def run_experiment(
     journals.mkdir(parents=True, exist_ok=True)
     journal = journals / f"{path.stem}.journal.json"
     journal.unlink(missing_ok=True)
+    (state_dir / "chaos" / f"{path.stem}.recovery.json").unlink(missing_ok=True)
     env = {**os.environ, **settings, "HARNESS_STATE_DIR": str(state_dir)}
     out = subprocess.run(
         [CHAOS, "--no-log-file", "run", "--journal-path", str(journal), str(path)],
@@ -50,7 +58,18 @@ def run_experiment(
     )
     assert not failed, f"{path.name}: activities failed:\n" + "\n".join(failed)
     assert out.returncode == 0, f"chaos run exited {out.returncode}:\n{tail}"
-    if _runs_workload(json.loads(path.read_text())):
+    doc = json.loads(path.read_text())
+    if _judged_through_restore(doc):
+        recovery_file = state_dir / "chaos" / f"{path.stem}.recovery.json"
+        assert recovery_file.exists(), f"{path.name}: no judgement of its restore:\n{tail}"
+        judged = json.loads(recovery_file.read_text())
+        assert judged["valid"] and judged["settled_before_recovery_point"] > 0, judged
+        print(
+            f"\n{path.stem}: RPO {judged['rpo_s']} s, RTO {judged['rto_postgres_s']} s"
+            f" (stack {judged['rto_stack_s']} s); {judged['settled_before_recovery_point']}"
+            f" commands kept; the window cost {judged['window']['by_kind']}"
+        )
+    elif _runs_workload(doc):
         verdict_file = state_dir / "chaos" / f"{path.stem}.verdict.json"
         assert verdict_file.exists(), f"{path.name}: its workload wrote no verdict:\n{tail}"
         verdict = json.loads(verdict_file.read_text())

@@ -147,6 +147,7 @@ def test_recovery_settings_stop_at_the_instant_in_utc_microseconds() -> None:
     assert "recovery_target_time = '2026-01-02 03:04:05.250000+00'" in text
     assert "recovery_target_inclusive = on" in text and "'promote'" in text
     assert "barman-cloud-wal-restore" in text and "%f %p" in text
+    assert "hot_standby = off" in text, "no session may work on the standby mid-replay"
     latest = _recovery_settings(Path("/tools"), location, None)
     assert "recovery_target_time =" not in latest, "latest replays every archived segment"
 
@@ -186,3 +187,12 @@ def test_the_ledger_judges_a_restore_by_commit_time() -> None:
     assert differences(entries, {1, 2, 3, 4}, cutoff) == {"missing": [], "extra": [4]}
     assert differences(entries, {1, 3, 99}, cutoff) == {"missing": [2], "extra": []}
     assert differences(entries, {1, 2, 3, 4, 5}, None) == {"missing": [], "extra": []}
+
+
+def test_an_earlier_restores_settings_are_recognised_for_removal() -> None:
+    from harness.backup.ops import _is_recovery_setting
+
+    old = "recovery_target_time = '2026-01-01 00:00:00+00'"
+    assert _is_recovery_setting(old) and _is_recovery_setting("restore_command = 'x %f %p'")
+    assert _is_recovery_setting("# harness db restore")
+    assert not _is_recovery_setting("max_connections = '300'")

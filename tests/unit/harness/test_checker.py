@@ -451,3 +451,45 @@ def test_the_checker_and_the_gateway_read_one_status_order() -> None:
     assert STATUS_RANK["completed"] == STATUS_RANK["failed"] < STATUS_RANK["archived"]
     for status, rank in STATUS_RANK.items():
         assert f"WHEN '{status}' THEN {rank}" in _RANK_SQL
+
+
+# --- judging through a restore to an earlier instant (harness.checkers.recovery) ------------
+
+
+def _restore_run(*, lose_settled: bool) -> tuple[list[Op], float]:
+    """Two commands archived before the recovery point, one after it (lost by the restore,
+    as the window allows); with `lose_settled`, one from before is lost too."""
+    h = HistoryBuilder()
+    a = archived_command(h, "before-1")
+    b = archived_command(h, "before-2")
+    point = h.now + 0.05
+    h.now += 0.1
+    c = h.accepted("after")
+    h.read(c, "archived")
+    h.final_read(c, "not-found")
+    del h.atlas[c]
+    h.final_read(a, "not-found" if lose_settled else "archived")
+    if lose_settled:
+        del h.atlas[a]
+    h.final_read(b, "archived")
+    return h.build(), point
+
+
+def test_a_restore_may_lose_only_what_came_after_its_recovery_point() -> None:
+    from harness.checkers.recovery import judge_restore
+
+    ops, point = _restore_run(lose_settled=False)
+    judged = judge_restore(ops, point)
+    assert judged.settled == 2, f"two commands were archived before the point: {judged}"
+    assert judged.valid, f"losing only the window's command is allowed: {judged}"
+    assert judged.whole.by_kind["lost"] == 1, "the window's cost is still reported"
+    assert "lost 1" in str(judged)
+
+
+def test_a_restore_that_loses_a_command_from_before_its_recovery_point_is_a_breach() -> None:
+    from harness.checkers.recovery import judge_restore
+
+    ops, point = _restore_run(lose_settled=True)
+    judged = judge_restore(ops, point)
+    assert not judged.valid, f"a command archived before the point vanished: {judged}"
+    assert judged.kept.by_kind["lost"] == 1 and "BREACHED" in str(judged)
