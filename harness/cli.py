@@ -191,6 +191,32 @@ async def _bench(settings: HarnessSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _bench_data(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.bench.data import bench_data, print_summary, write
+
+    try:
+        sizes = sorted({int(x.replace("_", "")) for x in args.sizes.split(",") if x.strip()})
+    except ValueError:
+        raise HarnessError(
+            f"--sizes takes counts like 100000,1000000, not {args.sizes!r}"
+        ) from None
+    if not sizes or sizes[0] < 1000:
+        raise HarnessError(f"--sizes needs counts of at least 1,000 records, not {args.sizes!r}")
+    if args.queries < 50 or args.concurrency < 1:
+        raise HarnessError("--queries must be at least 50 and --concurrency at least 1")
+    result = await bench_data(
+        load_state(settings),
+        settings,
+        sizes=sizes,
+        queries=args.queries,
+        concurrency=args.concurrency,
+        progress=_say,
+    )
+    print_summary(result)
+    print(f"\n  written to {write(result, Path(args.out))}")
+    return 0
+
+
 def _seconds(text: str) -> float:
     """'120', '120s', '2m' → seconds."""
     text = text.strip().lower()
@@ -294,6 +320,11 @@ async def _backups(settings: HarnessSettings, args: argparse.Namespace) -> int:
         )
     if not inv.backups:
         print("  none yet: `harness db backup` takes one")
+    if inv.abandoned:
+        print(
+            f"  on a branch an earlier restore abandoned (no restore uses them; retention keeps"
+            f" them for you to remove): {', '.join(inv.abandoned)}"
+        )
     a = inv.archiver
     print(
         f"\nWAL archive: {inv.wal_segments} objects ({inv.wal_bytes / 1e6:.1f} MB);"
@@ -340,7 +371,12 @@ async def _restore(settings: HarnessSettings, args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2, default=str))
         return 0
     t = result.timings
-    where = "drill (removed)" if args.drill else f"the stack now runs on {result.data_dir}"
+    where = (
+        "drill (removed)"
+        if args.drill
+        else f"the stack now runs on {result.data_dir} (the previous data directory, if it"
+        " survived, is left where it was: remove it when done)"
+    )
     print(
         f"restored backup {result.backup} to {result.target}: last commit replayed"
         f" {result.reached or '-'}; {where}\n"
@@ -415,6 +451,13 @@ def main(argv: list[str] | None = None) -> int:
     bn.add_argument("--rate-seconds", type=float, default=15.0, help="seconds per fixed load")
     bn.add_argument("--read-seconds", type=float, default=8.0, help="seconds per read round")
     bn.add_argument("--out", default="reports/bench", help="report directory")
+    bd = sub.add_parser(
+        "bench-data", help="migration vs raw _bulk, search at 100k/1M records, backup MB/s"
+    )
+    bd.add_argument("--sizes", default="100000,1000000", help="record counts to search at")
+    bd.add_argument("--queries", type=int, default=400, help="timed searches per size")
+    bd.add_argument("--concurrency", type=int, default=4, help="searches in flight")
+    bd.add_argument("--out", default="reports/bench-data", help="report directory")
     db = sub.add_parser("db", help="the stack's databases").add_subparsers(dest="db", required=True)
     env = db.add_parser(
         "env", help="export lines for a service's own tools (e.g. altlas-archive) on this stack"
@@ -465,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_campaign(settings, args))
         if args.cmd == "bench":
             return asyncio.run(_bench(settings, args))
+        if args.cmd == "bench-data":
+            return asyncio.run(_bench_data(settings, args))
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
         if args.cmd == "db" and args.db == "slow-queries":

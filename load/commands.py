@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 
+from harness.workload.search_mix import SEARCH_TERMS, TAGS, search_params
+
 TR_CLAUSES = (
     "İstanbul hava durumunu ara",
     "sonuçları özetle",
@@ -40,21 +42,8 @@ EN_CONNECTORS = (" and ", " then ", ", and then ", " after that ")
 # Clauses per command, weighted: mostly short, a long tail up to a dozen tasks.
 SIZES = (1, 2, 3, 4, 6, 8, 12)
 SIZE_WEIGHTS = (30, 30, 18, 10, 6, 4, 2)
-SEARCH_TERMS = (
-    "istanbul",
-    "İstanbul",
-    "hava",
-    "rapor",
-    "özet",
-    "ozet",
-    "weather",
-    "report",
-    "sales",
-    "şikâyet",
-    "ankara",
-    "email",
-)
-TAGS = ("search", "analyze", "summarize", "save", "notify", "success:high", "success:low")
+# The search mix lives in the harness (harness/workload/search_mix.py): `make bench-data`
+# measures the archive's search latency with the same queries Locust sends.
 
 
 def command(rng: random.Random, language: str | None = None) -> tuple[str, str]:
@@ -71,16 +60,4 @@ def command(rng: random.Random, language: str | None = None) -> tuple[str, str]:
     return text, lang
 
 
-def search_params(rng: random.Random) -> dict[str, str | list[str]]:
-    """A realistic search: a term, often a filter or two, sometimes a second page."""
-    params: dict[str, str | list[str]] = {"q": rng.choice(SEARCH_TERMS)}
-    if rng.random() < 0.4:
-        params["language"] = rng.choice(("tr", "en"))
-    if rng.random() < 0.3:
-        params["tag"] = [rng.choice(TAGS)]
-    if rng.random() < 0.2:
-        params["min_success_rate"] = rng.choice(("0.5", "0.7", "0.9"))
-    if rng.random() < 0.15:
-        params["page"] = "2"
-    params["size"] = rng.choice(("10", "20"))
-    return params
+__all__ = ["SEARCH_TERMS", "TAGS", "command", "search_params"]

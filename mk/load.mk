@@ -1,5 +1,5 @@
 # Load: Locust profiles, SLOs, capacity (load/), benchmarks (harness/bench).
-.PHONY: load load-ui load-stress load-open chromium bench
+.PHONY: load load-ui load-stress load-open chromium bench bench-data
 
 LOAD_REPORT ?= reports/load
 
@@ -33,3 +33,8 @@ TEST_AFTER += load
 
 bench: setup  ## benchmarks: pipeline vs its NATS ceiling, gateway vs bare ASGI; ratios + JSON
 	$(VENV)/bin/harness bench --out $${BENCH_OUT:-reports/bench} $${BENCH_ARGS}
+
+# Needs the local stack (`make up`): it plants records in the archive's database (up to the
+# largest size; 1,000,000 by default, about 1.5 GB) and takes backups. Not in `make test`.
+bench-data: setup  ## data benchmarks: migration vs raw _bulk, search p50/p95 at 100k and 1M, backup MB/s; JSON
+	$(VENV)/bin/harness bench-data --out $${BENCH_OUT:-reports/bench-data} $${BENCH_DATA_ARGS}

@@ -15,6 +15,7 @@ the operations in `harness.backup.ops` do the I/O.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import re
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ ROOT = f"{BACKUP_PREFIX}/{BACKUP_SERVER}"
 BASE = f"{ROOT}/base"
 WALS = f"{ROOT}/wals"
 SEGMENT = re.compile(r"^[0-9A-F]{24}")
+HISTORY = re.compile(r"^([0-9A-F]{8})\.history(\.[a-z0-9]+)?$")
 WAL_SEGMENT_BYTES = 16 * 1024 * 1024
 
 
@@ -76,10 +78,11 @@ def wal_file_name(timeline: int, lsn: str) -> str:
 WHOLE_SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.[a-z0-9]+)?$")
 
 
-def wal_gaps(wal_keys: Sequence[str]) -> list[str]:
+def wal_gaps(wal_keys: Sequence[str], starts: Sequence[str] = ()) -> list[str]:
     """Segments missing from the archive: per timeline, every name between the first and the
-    last archived one must be there (a hole is WAL no restore can replay past). Partial
-    segments, backup labels and history files are not segments and are skipped."""
+    last archived one must be there (a hole is WAL no restore can replay past), and from each
+    of `starts` (the first segment each backup needs) on. Partial segments, backup labels and
+    history files are not segments and are skipped."""
     per_log = 0x100000000 // WAL_SEGMENT_BYTES
     by_timeline: dict[str, set[int]] = {}
     for key in wal_keys:
@@ -88,9 +91,13 @@ def wal_gaps(wal_keys: Sequence[str]) -> list[str]:
             continue
         timeline, log, seg = found.group(1), int(found.group(2), 16), int(found.group(3), 16)
         by_timeline.setdefault(timeline, set()).add(log * per_log + seg)
+    firsts: dict[str, int] = {}
+    for start in starts:
+        timeline, n = start[:8], int(start[8:16], 16) * per_log + int(start[16:24], 16)
+        firsts[timeline] = min(n, firsts.get(timeline, n))
     missing = []
     for timeline, numbers in sorted(by_timeline.items()):
-        for n in range(min(numbers), max(numbers) + 1):
+        for n in range(min(firsts.get(timeline, min(numbers)), min(numbers)), max(numbers) + 1):
             if n not in numbers:
                 missing.append(f"{timeline}{n // per_log:08X}{n % per_log:08X}")
     return missing
@@ -106,16 +113,56 @@ def backup_id(now: datetime, taken: Sequence[str]) -> str:
     return candidate
 
 
-def to_prune(backups: Sequence[BackupInfo], wal_keys: Sequence[str], keep: int) -> list[str]:
-    """The object keys retention removes: the backups beyond the newest `keep`, and every WAL
-    segment older than the first one the oldest kept backup needs. History files stay (a
-    restore needs them to follow timelines), and nothing goes while no backup is kept."""
+def lsn(text: str) -> int:
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+@dataclass(frozen=True)
+class Timelines:
+    """The timeline a restore to "latest" follows, and where it left each ancestor (from the
+    newest `.history` file in the archive; no history file: timeline 1, no forks)."""
+
+    latest: int = 1
+    forks: tuple[tuple[int, int], ...] = ()  # (ancestor timeline, LSN where it was left)
+
+    @classmethod
+    def parse(cls, latest: int, history: str) -> Timelines:
+        forks = []
+        for line in history.splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and fields[0].isdigit():
+                forks.append((int(fields[0]), lsn(fields[1])))
+        return cls(latest, tuple(forks))
+
+    def holds(self, backup: BackupInfo) -> bool:
+        """The backup lies on the current history: on the latest timeline, or on an ancestor
+        and complete before that ancestor was left. A backup of an abandoned branch (taken on
+        timeline 1 after a restore forked timeline 2 from an earlier point) cannot serve a
+        restore that follows the latest timeline."""
+        if backup.timeline == self.latest:
+            return True
+        return any(t == backup.timeline and lsn(backup.end_lsn) <= at for t, at in self.forks)
+
+
+def to_prune(
+    backups: Sequence[BackupInfo],
+    wal_keys: Sequence[str],
+    keep: int,
+    timelines: Timelines | None = None,
+) -> list[str]:
+    """The object keys retention removes: the usable backups beyond the newest `keep`, and
+    every WAL segment older than the first one any remaining backup needs. Backups off the
+    current history are neither counted nor removed (a person decides), history files stay
+    (a restore follows timelines with them), and nothing goes while no backup is kept."""
     if keep < 1:
         raise HarnessError(f"retention must keep at least one backup, not {keep}")
-    ordered = sorted(backups, key=lambda b: b.id)
+    line = timelines or Timelines()
+    ordered = sorted((b for b in backups if line.holds(b)), key=lambda b: b.id)
     if not ordered:
         return []
-    dropped, kept = ordered[:-keep], ordered[-keep:]
+    dropped = ordered[:-keep]
+    kept = [b for b in backups if b not in dropped]
     keys = [f"{BASE}/{b.id}/{name}" for b in dropped for name in ("base.tar", "backup.json")]
     horizon = min(b.start_wal for b in kept)
     for key in wal_keys:
@@ -125,13 +172,22 @@ def to_prune(backups: Sequence[BackupInfo], wal_keys: Sequence[str], keep: int) 
     return keys
 
 
-def choose(backups: Sequence[BackupInfo], target: datetime | None) -> BackupInfo:
-    """The newest backup a restore to `target` (None: the latest state) can start from."""
+def choose(
+    backups: Sequence[BackupInfo], target: datetime | None, timelines: Timelines | None = None
+) -> BackupInfo:
+    """The newest backup on the current history a restore to `target` (None: the latest
+    state) can start from."""
     if not backups:
         raise HarnessError(
             "the object store holds no base backup: take one with `harness db backup`"
         )
-    ordered = sorted(backups, key=lambda b: b.id)
+    line = timelines or Timelines()
+    ordered = sorted((b for b in backups if line.holds(b)), key=lambda b: b.id)
+    if not ordered:
+        raise HarnessError(
+            f"no stored backup lies on timeline {line.latest}'s history (every one belongs to"
+            " a branch a restore abandoned): take one with `harness db backup`"
+        )
     if target is None:
         return ordered[-1]
     usable = [b for b in ordered if b.finished <= target]
@@ -193,6 +249,19 @@ class Catalog:
 
     async def wal_keys(self) -> list[str]:
         return await self.keys(WALS)
+
+    async def timelines(self, wal_keys: Sequence[str] | None = None) -> Timelines:
+        """The current history, from the newest timeline history file archived."""
+        newest: tuple[int, str] | None = None
+        for key in wal_keys if wal_keys is not None else await self.wal_keys():
+            found = HISTORY.match(key.rsplit("/", 1)[-1])
+            if found and (newest is None or int(found.group(1), 16) > newest[0]):
+                newest = (int(found.group(1), 16), key)
+        if newest is None:
+            return Timelines()
+        body = await self.get(newest[1])
+        text = (gzip.decompress(body) if newest[1].endswith(".gz") else body).decode()
+        return Timelines.parse(newest[0], text)
 
     async def get(self, key: str) -> bytes:
         resp = await self._call("get_object", Bucket=self.location.bucket, Key=key)

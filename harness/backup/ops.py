@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import time
@@ -36,6 +37,7 @@ from harness.backup.catalog import (
     BackupInfo,
     BackupRefused,
     Catalog,
+    Timelines,
     backup_id,
     choose,
     to_prune,
@@ -62,6 +64,7 @@ from harness.settings import HarnessSettings
 from harness.stack.state import StackState, load_state
 
 Progress = Callable[[str], None]
+SEGMENT_NAME = re.compile(r"^[0-9A-F]{24}$")
 LABEL_WAL = re.compile(r"^START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)$", re.M)
 
 
@@ -125,6 +128,10 @@ async def _fetch(url: str, sql: str, timeout_s: float = 10) -> Any:
 async def flush_archive(url: str, timeout_s: float = 120) -> str:
     """Switch to a new WAL segment and wait until the one just closed is in the store: every
     commit made before this call is then restorable. Returns that segment's name."""
+    # A commit record first: a restore to an instant after the last real commit needs one
+    # stamped later than that instant to know it got there (else "recovery ended before
+    # configured recovery target was reached"). An xid of its own is enough to write one.
+    await _fetch(url, "SELECT pg_current_xact_id() AS x")
     row = await _fetch(url, "SELECT pg_walfile_name(pg_switch_wal()) AS wal")
     wal: str = row["wal"]
 
@@ -232,11 +239,17 @@ async def take_backup(settings: HarnessSettings, progress: Progress = _quiet) ->
         )
         await catalog.upload(f"{BASE}/{bid}/base.tar", str(tar))
         info = BackupInfo(**{**asdict(info), "duration_s": round(time.perf_counter() - started, 2)})
-        await catalog.put(f"{BASE}/{bid}/backup.json", json.dumps(info.to_json()).encode())
+        try:
+            await catalog.put(f"{BASE}/{bid}/backup.json", json.dumps(info.to_json()).encode())
+        except HarnessError:
+            with contextlib.suppress(HarnessError):  # no catalog entry: no orphan tar either
+                await catalog.delete([f"{BASE}/{bid}/base.tar"])
+            raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    backups = await catalog.backups()
-    doomed = to_prune(backups, await catalog.wal_keys(), settings.backup_retention)
+    backups, wal_keys = await catalog.backups(), await catalog.wal_keys()
+    timelines = await catalog.timelines(wal_keys)
+    doomed = to_prune(backups, wal_keys, settings.backup_retention, timelines)
     await catalog.delete(doomed)
     pruned = sorted({k.split("/")[-2] for k in doomed if k.startswith(BASE)})
     return BackupResult(info, pruned, sum(1 for k in doomed if not k.startswith(BASE)))
@@ -257,6 +270,7 @@ class Inventory:
     wal_bytes: int
     wal_gaps: list[str]
     archiver: dict[str, Any]
+    abandoned: list[str] = field(default_factory=list)  # backups off the current history
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -264,6 +278,7 @@ class Inventory:
             "wal_segments": self.wal_segments,
             "wal_bytes": self.wal_bytes,
             "wal_gaps": self.wal_gaps,
+            "abandoned": self.abandoned,
             "archiver": self.archiver,
         }
 
@@ -274,13 +289,17 @@ async def inventory(settings: HarnessSettings) -> Inventory:
     catalog = Catalog(srv.location)
     backups = await catalog.backups()
     wal = await catalog.objects(WALS)
+    timelines = await catalog.timelines(list(wal))
+    usable = [b for b in backups if timelines.holds(b)]
     row = await _fetch(
         srv.url,
         "SELECT archived_count, last_archived_wal, last_archived_time, failed_count,"
         " last_failed_wal, last_failed_time FROM pg_stat_archiver",
     )
     archiver = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row).items()}
-    return Inventory(backups, len(wal), sum(wal.values()), wal_gaps(list(wal)), archiver)
+    gaps = wal_gaps(list(wal), [b.start_wal for b in usable])
+    abandoned = [b.id for b in backups if b not in usable]
+    return Inventory(backups, len(wal), sum(wal.values()), gaps, archiver, abandoned)
 
 
 async def _download_verified(
@@ -322,7 +341,7 @@ async def verify_backup(
     """Download a backup (the newest by default) and check it as a restore would."""
     srv = server(settings)
     catalog = Catalog(srv.location)
-    info = _pick(await catalog.backups(), bid, None)
+    info = _pick(await catalog.backups(), bid, None, None)
     work = srv.state_dir / "backups" / "verify" / info.id
     shutil.rmtree(work, ignore_errors=True)
     try:
@@ -332,13 +351,24 @@ async def verify_backup(
     return info
 
 
-def _pick(backups: list[BackupInfo], bid: str | None, target: datetime | None) -> BackupInfo:
+def _pick(
+    backups: list[BackupInfo],
+    bid: str | None,
+    target: datetime | None,
+    timelines: Timelines | None,
+) -> BackupInfo:
+    """The backup named, or the one `choose` finds; `timelines` None: any (verification)."""
     if bid is None:
-        return choose(backups, target)
+        return choose(backups, target, timelines)
     found = next((b for b in backups if b.id == bid), None)
     if found is None:
         known = ", ".join(b.id for b in backups) or "none"
         raise HarnessError(f"no backup {bid!r} in the object store; stored: {known}")
+    if timelines is not None and not timelines.holds(found):
+        raise HarnessError(
+            f"backup {bid} (timeline {found.timeline}) is on a branch an earlier restore"
+            f" abandoned: it cannot serve a restore that follows timeline {timelines.latest}"
+        )
     if target is not None and found.finished > target:
         raise HarnessError(
             f"backup {bid} was completed at {found.finished_at}, after {target.isoformat()}:"
@@ -381,8 +411,8 @@ def _is_recovery_setting(line: str) -> bool:
     return name in RECOVERY_SETTINGS or line.strip() == "# harness db restore"
 
 
-def _recovery_settings(tools: Path, location: S3Location, target: datetime | None) -> str:
-    restore = WalArchiving(tools, location).restore_command().replace("'", "''")
+def _recovery_settings(script: Path, target: datetime | None) -> str:
+    restore = f"{shlex.quote(str(script))} %f %p".replace("'", "''")
     lines = [
         "# harness db restore",
         f"restore_command = '{restore}'",
@@ -425,14 +455,48 @@ async def _wait_promoted(process: ManagedProcess, url: str, timeout_s: float) ->
 
     await process.wait_ready(_promoted, timeout_s, "PostgreSQL to replay WAL and promote")
     row = await _fetch(url, "SELECT pg_last_xact_replay_timestamp() AS t")
-    conn = await asyncpg.connect(url, timeout=10)
-    try:
-        for name in RECOVERY_SETTINGS:
-            await conn.execute(f"ALTER SYSTEM RESET {name}")
-        await conn.execute("SELECT pg_reload_conf()")
-    finally:
-        await conn.close()
     return row["t"].isoformat() if row["t"] is not None else None
+
+
+async def _reset_recovery_settings(url: str, progress: Progress) -> None:
+    """Once promoted, the restore's settings go (a backup of this server must not carry
+    them into its own restore). A failure here leaves a working server: said, not raised."""
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            for name in RECOVERY_SETTINGS:
+                await conn.execute(f"ALTER SYSTEM RESET {name}")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+    except (OSError, asyncpg.PostgresError) as exc:
+        progress(
+            f"warning: could not reset the recovery settings ({exc}); run ALTER SYSTEM RESET"
+            f" for {', '.join(RECOVERY_SETTINGS)} before the next backup"
+        )
+
+
+async def _is_promoted(url: str) -> bool:
+    try:
+        row = await _fetch(url, "SELECT pg_is_in_recovery() AS r", timeout_s=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    return row["r"] is False
+
+
+def _carry_wal(old: Path, new: Path) -> int:
+    """The stopped server's WAL segments the restored directory lacks, copied into its
+    pg_wal: PostgreSQL replays them once the archive runs out, so a restore to "latest" of
+    a live server loses nothing of the segment that was never archived."""
+    source, dest = old / "pg_wal", new / "pg_wal"
+    if not source.is_dir():
+        return 0
+    copied = 0
+    for segment in sorted(source.iterdir()):
+        if SEGMENT_NAME.match(segment.name) and not (dest / segment.name).exists():
+            shutil.copy2(segment, dest / segment.name)
+            copied += 1
+    return copied
 
 
 async def _stop_server(record: ProcessRecord) -> None:
@@ -461,15 +525,27 @@ async def _prepare(
             "barman-cloud is not installed for PostgreSQL's user: run `make pgtools`"
         )
     catalog = Catalog(srv.location)
-    info = _pick(await catalog.backups(), bid, target)
+    info = _pick(await catalog.backups(), bid, target, await catalog.timelines())
     if pid_alive(srv.record.pid):
         progress("closing the current WAL segment and waiting for it to be archived…")
-        with contextlib.suppress(Exception):  # a dying server: restore what the store has
+        try:
             await flush_archive(srv.url, timeout_s=60)
+        except (HarnessError, OSError, asyncpg.PostgresError) as exc:
+            raise HarnessError(
+                f"PostgreSQL is running but its WAL does not reach the object store ({exc}):"
+                " a restore now would silently go back in time. Mend archiving first"
+                " (`harness status`), or stop PostgreSQL to restore what the store has"
+            ) from None
     timings = await _download_verified(catalog, info, pgdata, progress)
+    # Beside the data directory, not in it (a backup of the restored server must not copy it).
+    script = pgdata.parent / f"{pgdata.name}.restore-wal.sh"
+    spool = pgdata.parent / f"{pgdata.name}.wal-spool"
+    script.write_text(WalArchiving(tools, srv.location).restore_script(spool))
+    script.chmod(0o755)
+    hand_over(spool, srv.record.user)
     conf = pgdata / "postgresql.auto.conf"
     kept = [line for line in conf.read_text().splitlines() if not _is_recovery_setting(line)]
-    conf.write_text("\n".join([*kept, _recovery_settings(tools, srv.location, target)]))
+    conf.write_text("\n".join([*kept, _recovery_settings(script, target)]))
     (pgdata / "recovery.signal").touch()
     (pgdata / "postmaster.pid").unlink(missing_ok=True)
     hand_over(pgdata, srv.record.user)
@@ -489,9 +565,25 @@ async def restore(
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     pgdata = srv.data_dir.parent / f"pgdata-restored-{stamp}"
-    info, timings = await _prepare(srv, target, bid, pgdata, progress)
-    progress(f"stopping PostgreSQL (pid {srv.record.pid}) and starting it on {pgdata}…")
-    await _stop_server(srv.record)
+
+    def _discard() -> None:
+        for path in _restore_paths(pgdata):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    try:
+        info, timings = await _prepare(srv, target, bid, pgdata, progress)
+        progress(f"stopping PostgreSQL (pid {srv.record.pid}) and starting it on {pgdata}…")
+        await _stop_server(srv.record)
+    except BaseException:
+        _discard()  # refused, failed, or the old server would not stop: nothing has changed
+        raise
+    if (carried := _carry_wal(srv.data_dir, pgdata)) > 0:
+        hand_over(pgdata, srv.record.user)
+        pgdata.chmod(0o700)  # hand_over opens parents to others; PostgreSQL refuses that
+        progress(f"  {carried} WAL segments of the stopped server carried over for the replay")
     clear_stale_lock(srv.record.argv)
     process = ManagedProcess.from_record(srv.record)
     process.argv = _with(srv.record.argv, "-D", str(pgdata))
@@ -507,9 +599,23 @@ async def restore(
     state.save(settings.state_file)
     try:
         reached = await _wait_promoted(process, srv.url, settings.restore_timeout_s)
-    except HarnessError as exc:
+    except (HarnessError, OSError, asyncpg.PostgresError) as exc:
+        if await _is_promoted(srv.url):
+            # Promoted after all (a late timeout): a new timeline exists; never go back.
+            raise HarnessError(
+                f"PostgreSQL on {pgdata} promoted, but the restore's last step failed: {exc}"
+            ) from None
+        hint = (
+            " — a restore to an instant needs a commit stamped after it in the archive"
+            if target is not None
+            else ""
+        )
         await _fall_back(settings, srv, process, progress)
-        raise HarnessError(f"the restore from backup {info.id} did not complete: {exc}") from None
+        raise HarnessError(
+            f"the restore from backup {info.id} did not complete{hint}: {exc}"
+            f" (its directory is kept for inspection: {pgdata})"
+        ) from None
+    await _reset_recovery_settings(srv.url, progress)
     timings["recovery_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - started
     return RestoreResult(
@@ -523,11 +629,20 @@ async def restore(
     )
 
 
+def _restore_paths(pgdata: Path) -> list[Path]:
+    """A restore's directory and what it keeps beside it (restore script, WAL spool)."""
+    return [
+        pgdata,
+        pgdata.parent / f"{pgdata.name}.restore-wal.sh",
+        pgdata.parent / f"{pgdata.name}.wal-spool",
+    ]
+
+
 async def _fall_back(
     settings: HarnessSettings, srv: Server, failed: ManagedProcess, progress: Progress
 ) -> None:
     """A restore that did not promote: stop it, and put the stack back on its old directory
-    when that still exists (it is never touched by a restore)."""
+    when that still exists (it is never touched by a restore), and wait until it serves."""
     with contextlib.suppress(HarnessError):
         await failed.stop()
     state = srv.state
@@ -540,6 +655,15 @@ async def _fall_back(
     process.start()
     state.processes["postgres"] = process.record(**srv.record.extra)
     state.save(settings.state_file)
+
+    async def _serves() -> bool:
+        await _fetch(srv.url, "SELECT 1 AS one", timeout_s=3)
+        return True
+
+    try:
+        await process.wait_ready(_serves, 120, "PostgreSQL on its previous data directory")
+    except HarnessError as exc:
+        progress(f"PostgreSQL did not come back on {srv.data_dir}: {exc}")
 
 
 @contextlib.asynccontextmanager

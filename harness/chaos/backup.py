@@ -103,11 +103,16 @@ def _history_time(folder: Path, name: str, wall: float) -> float:
 
 
 def recovery_verdict(
-    name: str, rpo_slack_s: float = 10, min_settled: int = 5, timeout_s: float = 600
+    name: str,
+    rpo_slack_s: float = 10,
+    min_settled: int = 5,
+    min_coverage: float = 0.8,
+    timeout_s: float = 600,
 ) -> bool:
     """Holds before the workload ran. After: every command archived before the recovery point
-    is still archived, once (the checker on those alone finds nothing), at least `min_settled`
-    of them were there to judge, and the RPO is within archive_timeout + `rpo_slack_s`."""
+    is still archived, once (the checker on those alone finds nothing); at least
+    `min_settled` of them, and `min_coverage` of those accepted 5 s or more before the
+    point, were there to judge; and the RPO is within archive_timeout + `rpo_slack_s`."""
     if workload_verdict(name, float(timeout_s)) is None:
         return True
     folder = run_dir()
@@ -138,6 +143,12 @@ def recovery_verdict(
             f"only {judged.settled} commands were archived before the recovery point (at least"
             f" {min_settled} needed): the restore could not be judged — run the workload longer"
             " before the fault"
+        )
+    if judged.coverage < float(min_coverage):
+        raise ActivityFailed(
+            f"only {judged.covered} of the {judged.eligible} commands accepted well before the"
+            f" recovery point were read as archived by it (coverage {judged.coverage:.2f} <"
+            f" {min_coverage}): too little to judge the restore by"
         )
     if not judged.valid:
         raise ActivityFailed(f"the restore lost what it had before its recovery point: {judged}")

@@ -32,6 +32,16 @@ def settled_before(history: Sequence[Op], point_s: float) -> set[str]:
     return settled
 
 
+def accepted_before(history: Sequence[Op], t: float) -> set[str]:
+    """Commands whose submit was acknowledged by `t` (history time)."""
+    return {
+        done.command_id
+        for invoke, done in pair_ops(sorted(history, key=lambda op: op.index))
+        if invoke.f == "submit" and done is not None and done.type == "ok" and done.time <= t
+        if done.command_id is not None
+    }
+
+
 def restricted(history: Sequence[Op], commands: set[str]) -> list[Op]:
     """The history of `commands` alone: their submits (every submit under their idempotency
     keys, so a key the restore forgot shows as a duplicate), their reads, and the scan cut to
@@ -79,6 +89,8 @@ def _cut_scan(done: Op, commands: set[str], keys: set[Any]) -> Op:
 class RecoveryJudgement:
     point_s: float  # the recovery point, in history time
     settled: int  # commands read as archived by then
+    eligible: int  # commands accepted `margin_s` or more before it: those should be settled
+    covered: int  # of those, how many were
     kept: Verdict  # the checker on those commands alone: must be valid
     whole: Verdict  # the checker on the whole run: what the window cost
 
@@ -86,11 +98,18 @@ class RecoveryJudgement:
     def valid(self) -> bool:
         return self.kept.valid
 
+    @property
+    def coverage(self) -> float:
+        """How many of the eligible commands the judgement covers (1.0: every one)."""
+        return self.covered / self.eligible if self.eligible else 0.0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "valid": self.valid,
             "recovery_point_s": round(self.point_s, 3),
             "settled_before_recovery_point": self.settled,
+            "accepted_well_before_it": self.eligible,
+            "coverage": round(self.coverage, 3),
             "kept": self.kept.to_json(),
             "window": {
                 "anomalies": len(self.whole.anomalies),
@@ -108,9 +127,18 @@ class RecoveryJudgement:
 
 
 def judge_restore(
-    history: Sequence[Op], point_s: float, *, recovery_window_s: float | None = None
+    history: Sequence[Op],
+    point_s: float,
+    *,
+    margin_s: float = 5.0,
+    recovery_window_s: float | None = None,
 ) -> RecoveryJudgement:
+    """Only commands some read saw archived before the recovery point can be judged; the
+    `coverage` says how many of those accepted `margin_s` before it that is, so that a run
+    which read little cannot pass on a handful."""
     settled = settled_before(history, point_s)
+    eligible = accepted_before(history, point_s - margin_s)
     kept = check(restricted(history, settled), recovery_window_s=recovery_window_s)
     whole = check(history, recovery_window_s=recovery_window_s)
-    return RecoveryJudgement(point_s, len(settled), kept, whole)
+    covered = len(settled & eligible)
+    return RecoveryJudgement(point_s, len(settled), len(eligible), covered, kept, whole)

@@ -102,9 +102,28 @@ class WalArchiving:
         argv.insert(1, "--gzip")
         return " ".join(a if a == "%p" else shlex.quote(a) for a in argv)
 
-    def restore_command(self) -> str:
-        argv = [*self._tool("barman-cloud-wal-restore"), "%f", "%p"]
-        return " ".join(a if a in ("%f", "%p") else shlex.quote(a) for a in argv)
+    def restore_script(self, spool: Path) -> str:
+        """A restore_command script (`script %f %p`) around barman-cloud-wal-restore.
+
+        PostgreSQL takes any exit status from 1 to 125 for "not in the archive" and ends the
+        replay there — promoting early, on a network error, as if that were the end of WAL.
+        barman exits 1 only when the file is not in the store; every other failure is made
+        an exit above 125 here, which stops the recovery instead. `--no-partial`: never the
+        `.partial` segment a promoted server leaves; `--parallel`: the next segments are
+        fetched into `spool` while one is replayed.
+        """
+        argv = [*self._tool("barman-cloud-wal-restore"), '"$1"', '"$2"']
+        argv[1:1] = ["--no-partial", "--parallel", "4", "--spool-dir", str(spool)]
+        command = " ".join(a if a.startswith('"$') else shlex.quote(a) for a in argv)
+        return (
+            "#!/bin/sh\n"
+            "# harness db restore: PostgreSQL's restore_command (see harness/infra/postgres.py)\n"
+            f"{command}\n"
+            "rc=$?\n"
+            '[ "$rc" -le 1 ] && exit "$rc"\n'
+            'echo "barman-cloud-wal-restore failed (exit $rc) on $1: recovery stops" >&2\n'
+            "exit 200\n"
+        )
 
     def settings(self) -> list[str]:
         return [

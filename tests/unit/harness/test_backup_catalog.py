@@ -12,6 +12,7 @@ from harness.backup.catalog import (
     BASE,
     WALS,
     BackupInfo,
+    Timelines,
     backup_id,
     choose,
     to_prune,
@@ -21,6 +22,7 @@ from harness.backup.catalog import (
 from harness.backup.ops import _recovery_settings, parse_target
 from harness.errors import HarnessError
 from harness.infra.objectstore import S3Location
+from harness.infra.postgres import WalArchiving
 from harness.stack.health import archiver_verdict
 from harness.workload.ledger import Entry, differences
 
@@ -140,16 +142,34 @@ def test_restore_targets_are_rfc3339_with_an_offset_and_not_in_the_future() -> N
 
 
 def test_recovery_settings_stop_at_the_instant_in_utc_microseconds() -> None:
-    location = S3Location("http://127.0.0.1:9", "b", "k", "s")
-    text = _recovery_settings(
-        Path("/tools"), location, parse_target("2026-01-02T06:04:05.25+03:00")
-    )
+    script = Path("/data/pgdata-restored.restore-wal.sh")
+    text = _recovery_settings(script, parse_target("2026-01-02T06:04:05.25+03:00"))
     assert "recovery_target_time = '2026-01-02 03:04:05.250000+00'" in text
     assert "recovery_target_inclusive = on" in text and "'promote'" in text
-    assert "barman-cloud-wal-restore" in text and "%f %p" in text
+    assert f"restore_command = '{script} %f %p'" in text
     assert "hot_standby = off" in text, "no session may work on the standby mid-replay"
-    latest = _recovery_settings(Path("/tools"), location, None)
+    latest = _recovery_settings(script, None)
     assert "recovery_target_time =" not in latest, "latest replays every archived segment"
+
+
+def test_the_restore_script_makes_every_error_but_not_found_fatal(tmp_path: Path) -> None:
+    import subprocess
+
+    location = S3Location("http://127.0.0.1:9", "b", "k", "s")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "barman-cloud-wal-restore"
+    script = tmp_path / "restore.sh"
+    script.write_text(WalArchiving(tools, location).restore_script(tmp_path / "spool"))
+    assert "--no-partial" in script.read_text(), "never a .partial segment"
+    for barman_exit, expected in ((0, 0), (1, 1), (2, 200), (4, 200)):
+        fake.write_text(f"#!/bin/sh\nexit {barman_exit}\n")
+        fake.chmod(0o755)
+        rc = subprocess.run(["sh", str(script), "000000010000000000000003", "x"], check=False)
+        assert rc.returncode == expected, (
+            f"barman exit {barman_exit} should become {expected} (1: not in the archive, the"
+            f" end of WAL; anything else must stop the recovery, > 125), got {rc.returncode}"
+        )
 
 
 def test_archiver_health_fails_only_while_the_last_attempt_failed() -> None:
@@ -196,3 +216,59 @@ def test_an_earlier_restores_settings_are_recognised_for_removal() -> None:
     assert _is_recovery_setting(old) and _is_recovery_setting("restore_command = 'x %f %p'")
     assert _is_recovery_setting("# harness db restore")
     assert not _is_recovery_setting("max_connections = '300'")
+
+
+def _on(bid: str, timeline: int, end_lsn: str, start_wal: str) -> BackupInfo:
+    return BackupInfo(
+        **{**info(bid, start_wal).to_json(), "timeline": timeline, "end_lsn": end_lsn}
+    )
+
+
+# 00000003.history after two restores: timeline 1 left at 0/5000000, timeline 2 at 0/9000000.
+HISTORY_3 = (
+    "1\t0/5000000\tbefore 2026-12-01 12:00:00+00\n2\t0/9000000\tno recovery target specified\n"
+)
+
+
+def test_the_current_history_says_which_backups_a_restore_can_use() -> None:
+    line = Timelines.parse(3, HISTORY_3)
+    assert line.latest == 3 and line.forks == ((1, 0x5000000), (2, 0x9000000))
+    before_fork = _on("a", 1, "0/4000100", "000000010000000000000004")
+    after_fork = _on("b", 1, "0/6000100", "000000010000000000000006")  # abandoned branch
+    on_two = _on("c", 2, "0/8000100", "000000020000000000000008")
+    on_three = _on("d", 3, "0/A000100", "00000003000000000000000A")
+    assert [line.holds(b) for b in (before_fork, after_fork, on_two, on_three)] == [
+        True,
+        False,
+        True,
+        True,
+    ]
+    assert choose([before_fork, after_fork], None, line).id == "a", "not the abandoned branch"
+    with pytest.raises(HarnessError, match="abandoned"):
+        choose([after_fork], None, line)
+    assert Timelines().holds(before_fork), "no history file: timeline 1, every backup holds"
+
+
+def test_retention_neither_counts_nor_removes_a_backup_off_the_current_history() -> None:
+    line = Timelines.parse(2, "1\t0/5000000\tno recovery target specified\n")
+    old = _on("a", 1, "0/2000100", "000000010000000000000002")
+    abandoned = _on("b", 1, "0/7000100", "000000010000000000000007")
+    newer = _on("c", 2, "0/8000100", "000000020000000000000008")
+    newest = _on("d", 2, "0/9000100", "000000020000000000000009")
+    doomed = to_prune([old, abandoned, newer, newest], [], keep=2, timelines=line)
+    assert {k.split("/")[-2] for k in doomed} == {"a"}, "keep the 2 newest usable, drop the rest"
+    wal = [_wal("000000010000000000000003"), _wal("000000010000000000000007")]
+    doomed = to_prune([abandoned, newer, newest], wal, keep=1, timelines=line)
+    assert _wal("000000010000000000000003") in doomed
+    assert _wal("000000010000000000000007") not in doomed, (
+        "WAL an abandoned backup still needs stays while that backup does"
+    )
+
+
+def test_a_backup_whose_first_segment_is_not_archived_is_a_hole() -> None:
+    keys = [_wal(f"0000000100000000000000{n:02X}") for n in (5, 6, 7)]
+    assert wal_gaps(keys, ["000000010000000000000005"]) == []
+    assert wal_gaps(keys, ["000000010000000000000003"]) == [
+        "000000010000000000000003",
+        "000000010000000000000004",
+    ]

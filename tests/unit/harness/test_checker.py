@@ -479,8 +479,9 @@ def test_a_restore_may_lose_only_what_came_after_its_recovery_point() -> None:
     from harness.checkers.recovery import judge_restore
 
     ops, point = _restore_run(lose_settled=False)
-    judged = judge_restore(ops, point)
+    judged = judge_restore(ops, point, margin_s=0)
     assert judged.settled == 2, f"two commands were archived before the point: {judged}"
+    assert judged.eligible == 2 and judged.coverage == 1.0, "both accepted before it, both read"
     assert judged.valid, f"losing only the window's command is allowed: {judged}"
     assert judged.whole.by_kind["lost"] == 1, "the window's cost is still reported"
     assert "lost 1" in str(judged)
@@ -490,6 +491,6 @@ def test_a_restore_that_loses_a_command_from_before_its_recovery_point_is_a_brea
     from harness.checkers.recovery import judge_restore
 
     ops, point = _restore_run(lose_settled=True)
-    judged = judge_restore(ops, point)
+    judged = judge_restore(ops, point, margin_s=0)
     assert not judged.valid, f"a command archived before the point vanished: {judged}"
     assert judged.kept.by_kind["lost"] == 1 and "BREACHED" in str(judged)
