@@ -202,6 +202,11 @@ async def _bench_data(settings: HarnessSettings, args: argparse.Namespace) -> in
         ) from None
     if not sizes or sizes[0] < 1000:
         raise HarnessError(f"--sizes needs counts of at least 1,000 records, not {args.sizes!r}")
+    from harness.bench.data import PARTS
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not parts or set(parts) - set(PARTS):
+        raise HarnessError(f"--parts takes some of {', '.join(PARTS)}, not {args.parts!r}")
     if args.queries < 50 or args.concurrency < 1:
         raise HarnessError("--queries must be at least 50 and --concurrency at least 1")
     result = await bench_data(
@@ -210,6 +215,7 @@ async def _bench_data(settings: HarnessSettings, args: argparse.Namespace) -> in
         sizes=sizes,
         queries=args.queries,
         concurrency=args.concurrency,
+        parts=parts,
         progress=_say,
     )
     print_summary(result)
@@ -457,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     bd.add_argument("--sizes", default="100000,1000000", help="record counts to search at")
     bd.add_argument("--queries", type=int, default=400, help="timed searches per size")
     bd.add_argument("--concurrency", type=int, default=4, help="searches in flight")
+    bd.add_argument("--parts", default="migration,search,backup", help="which benchmarks to run")
     bd.add_argument("--out", default="reports/bench-data", help="report directory")
     db = sub.add_parser("db", help="the stack's databases").add_subparsers(dest="db", required=True)
     env = db.add_parser(

@@ -125,22 +125,40 @@ async def _fetch(url: str, sql: str, timeout_s: float = 10) -> Any:
         await conn.close()
 
 
-async def flush_archive(url: str, timeout_s: float = 120) -> str:
+async def flush_archive(url: str, stall_s: float = 60, progress: Progress = _quiet) -> str:
     """Switch to a new WAL segment and wait until the one just closed is in the store: every
-    commit made before this call is then restorable. Returns that segment's name."""
+    commit made before this call is then restorable. Returns that segment's name.
+
+    Archiving may lag far behind a bulk load (each segment is one barman-cloud run), so this
+    waits as long as segments keep reaching the store, and fails only when none has for
+    `stall_s` seconds.
+    """
     # A commit record first: a restore to an instant after the last real commit needs one
     # stamped later than that instant to know it got there (else "recovery ended before
     # configured recovery target was reached"). An xid of its own is enough to write one.
     await _fetch(url, "SELECT pg_current_xact_id() AS x")
     row = await _fetch(url, "SELECT pg_walfile_name(pg_switch_wal()) AS wal")
     wal: str = row["wal"]
-
-    async def _archived() -> bool:
-        last = await _fetch(url, "SELECT last_archived_wal AS wal FROM pg_stat_archiver")
-        return last["wal"] is not None and str(last["wal"])[:24] >= wal
-
-    await poll(_archived, timeout_s, f"WAL segment {wal} to reach the object store", interval_s=0.3)
-    return wal
+    seen, moved_at, said = None, time.monotonic(), 0.0
+    while True:
+        last = await _fetch(
+            url,
+            "SELECT last_archived_wal AS wal, (SELECT count(*) FROM pg_ls_archive_statusdir()"
+            " WHERE name LIKE '%.ready') AS waiting FROM pg_stat_archiver",
+        )
+        if last["wal"] is not None and str(last["wal"])[:24] >= wal:
+            return wal
+        if last["wal"] != seen:
+            seen, moved_at = last["wal"], time.monotonic()
+        if time.monotonic() - moved_at > stall_s:
+            raise HarnessError(
+                f"WAL archiving made no progress for {stall_s:.0f}s ({last['waiting']} segments"
+                f" waiting, the last archived {seen}) before {wal} reached the object store"
+            )
+        if time.monotonic() - said >= 10 and int(last["waiting"]) > 1:
+            progress(f"  the archive is {last['waiting']} segments behind; waiting for {wal}…")
+            said = time.monotonic()
+        await asyncio.sleep(0.3)  # the archiver's pace, polled; not a readiness stand-in
 
 
 def _sha256(path: Path) -> str:
@@ -529,7 +547,7 @@ async def _prepare(
     if pid_alive(srv.record.pid):
         progress("closing the current WAL segment and waiting for it to be archived…")
         try:
-            await flush_archive(srv.url, timeout_s=60)
+            await flush_archive(srv.url, progress=progress)
         except (HarnessError, OSError, asyncpg.PostgresError) as exc:
             raise HarnessError(
                 f"PostgreSQL is running but its WAL does not reach the object store ({exc}):"

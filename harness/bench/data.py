@@ -47,6 +47,7 @@ from harness.workload.seed import backlog, plant
 
 Progress = Callable[[str], None]
 PLANT_CHUNK = 50_000
+PARTS = ("migration", "search", "backup")
 RAW_INDEX = "altlas-bench-raw"
 # Index settings OpenSearch sets itself and refuses on creation.
 SERVER_SETTINGS = ("uuid", "creation_date", "provided_name", "version", "history", "replication")
@@ -292,6 +293,7 @@ async def bench_data(
     queries: int,
     concurrency: int,
     seed: int = 1,
+    parts: Sequence[str] = PARTS,
     progress: Progress = print,
 ) -> dict[str, Any]:
     if state.target != "local":
@@ -301,18 +303,19 @@ async def bench_data(
     t0 = time.perf_counter()
     searches = []
     migration: dict[str, Any] | None = None
-    for i, size in enumerate(sorted(sizes)):
+    for i, size in enumerate(sorted(sizes) if {"search", "migration"} & set(parts) else []):
         progress(f"(b) {size:,} records…")
         filled = await fill(tool, size, progress, seed=seed * 10_000_000)
-        latency = await search_latency(state.endpoints["archive"], queries, concurrency, seed)
-        progress(
-            f"    search p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms,"
-            f" {latency['per_s']} searches/s"
-        )
-        searches.append({**filled, "search": latency})
-        if i == 0:
+        if "search" in parts:
+            latency = await search_latency(state.endpoints["archive"], queries, concurrency, seed)
+            progress(
+                f"    search p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms,"
+                f" {latency['per_s']} searches/s"
+            )
+            searches.append({**filled, "search": latency})
+        if i == 0 and "migration" in parts:
             migration = await migration_vs_bulk(tool, opensearch, progress)
-    backup = await backup_vs_basebackup(settings, progress)
+    backup = await backup_vs_basebackup(settings, progress) if "backup" in parts else None
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
@@ -340,6 +343,8 @@ def print_summary(result: dict[str, Any]) -> None:
             f"  p95 {q['p95_ms']:>7.1f} ms  p99 {q['p99_ms']:>7.1f} ms  {q['per_s']:>7.1f}/s"
         )
     b = result["backup"]
+    if b is None:
+        return
     print(
         f"  (c) pg_basebackup alone     {b['pg_basebackup']['mb_per_s']:>10.1f} MB/s"
         f"  ({b['data_mb']:,} MB)"

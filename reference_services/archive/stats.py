@@ -29,7 +29,9 @@ async def refresh(db: Database) -> None:
 
 
 async def refresh_forever(db: Database, interval_s: float, stop: asyncio.Event) -> None:
-    await every("statistics refresh", interval_s, lambda: refresh(db), stop)
+    # At most a tenth of the time: at a million rows one refresh takes seconds (measured by
+    # make bench-data: ~6 s on two cores), and back to back it starved indexing and search.
+    await every("statistics refresh", interval_s, lambda: refresh(db), stop, max_share=0.1)
 
 
 async def read(db: Database, day_from: date | None, day_to: date | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -53,13 +54,28 @@ async def every(
     interval_s: float,
     work: Callable[[], Coroutine[Any, Any, object]],
     stop: asyncio.Event,
+    *,
+    max_share: float = 1.0,
 ) -> None:
     """Run `work()` now and then every `interval_s` until `stop` is set; a failed pass is
-    logged and the next one comes on schedule (for `supervised`, which restarts the loop)."""
+    logged and the next one comes on schedule (for `supervised`, which restarts the loop).
+
+    `max_share` caps the fraction of time the work may take: a pass that lasted d seconds is
+    followed by a pause of at least d × (1 / max_share − 1), so work that grows with the data
+    (a refresh over a million rows) stretches its own interval instead of running back to
+    back and starving everything else of CPU.
+    """
+    if not 0 < max_share <= 1:
+        raise ValueError(f"max_share must be in (0, 1], not {max_share}")
     while not stop.is_set():
+        started = time.monotonic()
         try:
             await work()
         except Exception as exc:
             log.warning("%s failed (next in %.0f s): %s", what, interval_s, exc)
+        took = time.monotonic() - started
+        pause = max(interval_s, took * (1 / max_share - 1))
+        if pause > interval_s:
+            log.debug("%s took %.1f s: next in %.0f s, not %.0f s", what, took, pause, interval_s)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            await asyncio.wait_for(stop.wait(), timeout=pause)
