@@ -272,3 +272,30 @@ def test_a_backup_whose_first_segment_is_not_archived_is_a_hole() -> None:
         "000000010000000000000003",
         "000000010000000000000004",
     ]
+
+
+def test_a_stopped_servers_wal_is_carried_into_the_restore_without_overwriting(
+    tmp_path: Path,
+) -> None:
+    from harness.backup.ops import _carry_wal, _restore_paths, _with
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    (old / "pg_wal" / "archive_status").mkdir(parents=True)
+    (new / "pg_wal").mkdir(parents=True)
+    (old / "pg_wal" / "000000010000000000000007").write_bytes(b"tail")
+    (old / "pg_wal" / "000000010000000000000006").write_bytes(b"old copy")
+    (old / "pg_wal" / "00000002.history").write_text("1\t0/5000000\t-\n")
+    (new / "pg_wal" / "000000010000000000000006").write_bytes(b"from the backup")
+    assert _carry_wal(old, new) == 1, "only the segment the restore lacks"
+    assert (new / "pg_wal" / "000000010000000000000007").read_bytes() == b"tail"
+    assert (new / "pg_wal" / "000000010000000000000006").read_bytes() == b"from the backup"
+    assert not (new / "pg_wal" / "00000002.history").exists(), "segments only"
+    assert _carry_wal(tmp_path / "gone", new) == 0, "a destroyed directory has nothing to give"
+    assert [p.name for p in _restore_paths(new)] == ["new", "new.restore-wal.sh", "new.wal-spool"]
+    assert _with(["postgres", "-D", "/a", "-p", "5"], "-D", "/b") == [
+        "postgres",
+        "-D",
+        "/b",
+        "-p",
+        "5",
+    ]
