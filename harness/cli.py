@@ -181,7 +181,7 @@ async def _bench(settings: HarnessSettings, args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             rate_seconds=args.rate_seconds,
             read_seconds=args.read_seconds,
-            progress=lambda m: print(m, file=sys.stderr, flush=True),
+            progress=_say,
         )
     finally:
         if started is not None:

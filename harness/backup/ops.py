@@ -16,11 +16,9 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import re
 import shlex
 import shutil
-import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
@@ -50,13 +48,13 @@ from harness.infra._process import (
     free_port,
     hand_over,
     pid_alive,
-    poll,
     run_command,
 )
 from harness.infra.objectstore import S3Location
 from harness.infra.postgres import (
     WalArchiving,
     clear_stale_lock,
+    fast_shutdown,
     pg_bindir,
     pgtools_bindir,
 )
@@ -136,16 +134,24 @@ async def flush_archive(url: str, stall_s: float = 60, progress: Progress = _qui
     # A commit record first: a restore to an instant after the last real commit needs one
     # stamped later than that instant to know it got there (else "recovery ended before
     # configured recovery target was reached"). An xid of its own is enough to write one.
-    await _fetch(url, "SELECT pg_current_xact_id() AS x")
-    row = await _fetch(url, "SELECT pg_walfile_name(pg_switch_wal()) AS wal")
-    wal: str = row["wal"]
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        return await _flush(conn, stall_s, progress)
+    finally:
+        await conn.close()
+
+
+async def _flush(conn: asyncpg.Connection, stall_s: float, progress: Progress) -> str:
+    await conn.fetchval("SELECT pg_current_xact_id()")
+    wal = str(await conn.fetchval("SELECT pg_walfile_name(pg_switch_wal())"))
     seen, moved_at, said = None, time.monotonic(), 0.0
     while True:
-        last = await _fetch(
-            url,
+        last = await conn.fetchrow(
             "SELECT last_archived_wal AS wal, (SELECT count(*) FROM pg_ls_archive_statusdir()"
-            " WHERE name LIKE '%.ready') AS waiting FROM pg_stat_archiver",
+            " WHERE name LIKE '%.ready') AS waiting FROM pg_stat_archiver"
         )
+        if last is None:  # pg_stat_archiver always has its one row
+            raise HarnessError("pg_stat_archiver returned nothing")
         if last["wal"] is not None and str(last["wal"])[:24] >= wal:
             return wal
         if last["wal"] != seen:
@@ -169,7 +175,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _size(path: Path) -> int:
+async def basebackup(srv: Server, data: Path, label: str, timeout_s: float) -> None:
+    """pg_basebackup of the stack's server into `data`: plain, WAL streamed in, a SHA-256
+    per file in its manifest (what `harness db backup` stores, and the benchmark's baseline)."""
+    options, env = srv.connection()
+    await run_command(
+        [
+            str(pg_bindir() / "pg_basebackup"),
+            *options,
+            "-D",
+            str(data),
+            "--format=plain",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+            "--manifest-checksums=SHA256",
+            f"--label={label}",
+        ],
+        timeout_s=timeout_s,
+        what="pg_basebackup",
+        env=env,
+    )
+
+
+def size_of(path: Path) -> int:
+    """Bytes in the files under `path`."""
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
@@ -211,23 +240,7 @@ async def take_backup(settings: HarnessSettings, progress: Progress = _quiet) ->
         data = work / "data"
         started = time.perf_counter()
         progress(f"pg_basebackup into {data}…")
-        options, env = srv.connection()
-        await run_command(
-            [
-                str(pg_bindir() / "pg_basebackup"),
-                *options,
-                "-D",
-                str(data),
-                "--format=plain",
-                "--wal-method=stream",
-                "--checkpoint=fast",
-                "--manifest-checksums=SHA256",
-                f"--label=harness {bid}",
-            ],
-            timeout_s=settings.backup_timeout_s,
-            what="pg_basebackup",
-            env=env,
-        )
+        await basebackup(srv, data, f"harness {bid}", settings.backup_timeout_s)
         finished = datetime.now(UTC)
         progress("pg_verifybackup…")
         await _verify_dir(data, HarnessError)
@@ -249,7 +262,7 @@ async def take_backup(settings: HarnessSettings, progress: Progress = _quiet) ->
             start_lsn=str(wal_range["Start-LSN"]),
             end_lsn=str(wal_range["End-LSN"]),
             start_wal=label.group(1),
-            data_bytes=_size(data),
+            data_bytes=size_of(data),
             tar_bytes=tar.stat().st_size,
             sha256=await asyncio.to_thread(_sha256, tar),
             pg_version=(data / "PG_VERSION").read_text().strip(),
@@ -518,16 +531,8 @@ def _carry_wal(old: Path, new: Path) -> int:
 
 
 async def _stop_server(record: ProcessRecord) -> None:
-    """Fast shutdown (SIGINT: clean, does not wait for the services' pools to leave)."""
-    if not pid_alive(record.pid):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(record.pid, signal.SIGINT)
-
-    async def _dead() -> bool:
-        return not pid_alive(record.pid)
-
-    await poll(_dead, 60, f"PostgreSQL (pid {record.pid}) to shut down")
+    if pid_alive(record.pid):
+        await fast_shutdown(record.pid, 60)
 
 
 async def _prepare(

@@ -35,8 +35,6 @@ import httpx
 from harness.backup import ops
 from harness.bench._stats import summary_ms
 from harness.errors import HarnessError
-from harness.infra._process import run_command
-from harness.infra.postgres import pg_bindir
 from harness.polling import poll_until
 from harness.settings import HarnessSettings
 from harness.stack.state import StackState
@@ -239,26 +237,11 @@ async def backup_vs_basebackup(settings: HarnessSettings, progress: Progress) ->
     srv = ops.server(settings)
     work = Path(tempfile.mkdtemp(prefix="bench-basebackup-", dir=srv.state_dir))
     try:
-        options, env = srv.connection()
         progress("(c) pg_basebackup alone…")
         started = time.perf_counter()
-        await run_command(
-            [
-                str(pg_bindir() / "pg_basebackup"),
-                *options,
-                "-D",
-                str(work / "data"),
-                "--format=plain",
-                "--wal-method=stream",
-                "--checkpoint=fast",
-                "--manifest-checksums=SHA256",
-            ],
-            timeout_s=settings.backup_timeout_s,
-            what="pg_basebackup",
-            env=env,
-        )
+        await ops.basebackup(srv, work / "data", "bench-data baseline", settings.backup_timeout_s)
         base_s = time.perf_counter() - started
-        size = sum(f.stat().st_size for f in (work / "data").rglob("*") if f.is_file())
+        size = ops.size_of(work / "data")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     progress("    harness db backup…")

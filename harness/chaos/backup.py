@@ -10,11 +10,8 @@ accepting writes again, and to the whole stack being healthy. Both are written t
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -26,8 +23,8 @@ from chaoslib.exceptions import ActivityFailed
 from harness.backup import ops
 from harness.chaos._runtime import run, run_dir, settings, workload_verdict
 from harness.checkers.recovery import judge_restore
+from harness.faults import process as process_faults
 from harness.history.model import read_jsonl
-from harness.infra._process import pid_alive
 from harness.polling import poll_until
 from harness.stack.health import check_stack
 from harness.stack.state import load_state
@@ -54,13 +51,7 @@ def destroy_postgres_data(name: str) -> dict[str, Any]:
             await conn.close()
 
     archive_timeout = run(_archive_timeout())
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(srv.record.pid, signal.SIGKILL)
-
-    async def _dead() -> bool:
-        return not pid_alive(srv.record.pid)
-
-    run(poll_until(_dead, 10, f"PostgreSQL (pid {srv.record.pid}) to die"))
+    run(process_faults.kill(settings(), "postgres", "SIGKILL"))
     destroyed = time.time()
     shutil.rmtree(srv.data_dir)
     (run_dir() / f"{name}.destroyed.json").write_text(

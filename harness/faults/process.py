@@ -13,7 +13,7 @@ from typing import Literal
 
 from harness.errors import HarnessError
 from harness.infra._process import ManagedProcess, pid_alive, poll, terminate_pid
-from harness.infra.postgres import clear_stale_lock
+from harness.infra.postgres import clear_stale_lock, fast_shutdown
 from harness.settings import HarnessSettings
 from harness.stack.health import check_stack
 from harness.stack.state import StackState, load_state
@@ -57,16 +57,7 @@ async def stop(settings: HarnessSettings, name: str) -> None:
     if name != "postgres":
         await kill(settings, name, "SIGTERM")
         return
-    # SIGTERM is PostgreSQL's "smart" shutdown, which waits for every client to leave: the
-    # services' pools never do. SIGINT is its "fast" shutdown: clean, and immediate.
-    pid = _pid(_local(settings), name)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGINT)
-
-    async def _dead() -> bool:
-        return not pid_alive(pid)
-
-    await poll(_dead, 30, f"PostgreSQL (pid {pid}) to shut down")
+    await fast_shutdown(_pid(_local(settings), name), 30)
 
 
 async def start(settings: HarnessSettings, name: str, timeout_s: float = 120.0) -> None:

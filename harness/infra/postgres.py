@@ -7,12 +7,14 @@ the generated password is in the stack state file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import importlib.util
 import os
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,8 @@ from harness.infra._process import (
     ProcessRecord,
     free_port,
     hand_over,
+    pid_alive,
+    poll,
     service_user,
 )
 from harness.infra.objectstore import S3Location
@@ -269,6 +273,19 @@ class PostgresServer:
 
     def record(self) -> ProcessRecord:
         return self.process.record(url=self.url(), port=self.port)
+
+
+async def fast_shutdown(pid: int, timeout_s: float) -> None:
+    """Stop a PostgreSQL server and wait until it is gone. SIGTERM is its "smart" shutdown,
+    which waits for every client to leave (the services' pools never do); SIGINT is its
+    "fast" shutdown: clean, and immediate."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGINT)
+
+    async def _dead() -> bool:
+        return not pid_alive(pid)
+
+    await poll(_dead, timeout_s, f"PostgreSQL (pid {pid}) to shut down")
 
 
 def _owner_alive(lock: Path) -> bool | None:

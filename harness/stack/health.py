@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from harness.infra import objectstore
 from harness.infra._process import pid_alive
 from harness.stack.state import COMPONENTS, StackState
 
@@ -80,9 +81,7 @@ async def _check(name: str, url: str, state: StackState) -> tuple[bool, str]:
     if name == "wal-archive":
         return await _archiver(url)
     if name == "objectstore":
-        async with httpx.AsyncClient(timeout=3) as client:
-            resp = await client.get(f"{url}/health")
-        return resp.status_code == 200, f"health {resp.status_code}"
+        return (True, "health 200") if await objectstore.healthy(url) else (False, "unhealthy")
     if name == "postgres":
         conn = await asyncpg.connect(url, timeout=3)
         try:
