@@ -17,6 +17,7 @@ import subprocess
 import time
 from typing import Any
 
+import asyncpg
 from chaoslib.exceptions import ActivityFailed
 
 from harness.chaos._runtime import run, run_dir, settings
@@ -61,11 +62,14 @@ def plant_records(count: int = 20_000, timeout_s: float = 180) -> dict[str, Any]
 
 
 def start_migration(
-    max_rate: float = 2000, batch_size: int = 500, retries: int = 8
+    max_rate: float = 2000, batch_size: int = 500, retries: int = 8, timeout_s: float = 120
 ) -> dict[str, Any]:
     """Start `migrate run --force` (a new index version) in the background, paced to
     `max_rate` documents a second so that a fault lands in the middle of the backfill;
-    `retries` bounds how long it rides out OpenSearch refusing (8: about a minute)."""
+    `retries` bounds how long it rides out OpenSearch refusing (8: about a minute). Returns
+    once the backfill has copied its first rows: a fault injected next meets a migration in
+    progress, not one still starting (on a busy machine the process takes seconds to start,
+    and a fault that lands before it records its run tests nothing)."""
     tool = _tool()
     log = run_dir() / "migration.log"
     args = ["migrate", "run", "--force", "--no-verify", "--json", "--no-progress"]
@@ -76,7 +80,42 @@ def start_migration(
         tool.command(*args), env={**os.environ, **tool.env}, stdout=subprocess.PIPE, stderr=out
     )
     _MIGRATION.update(process=process, log=log, started=time.monotonic())
-    return {"pid": process.pid, "log": str(log)}
+
+    async def copied() -> int:  # -1: the process is gone
+        return -1 if process.poll() is not None else await copied_so_far(tool.dsn)
+
+    try:
+        first = run(
+            poll_until(
+                copied,
+                float(timeout_s),
+                "the migration's backfill to begin",
+                accept=lambda n: n != 0,
+            )
+        )
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    if first < 0:
+        raise ActivityFailed(
+            f"the migration exited {process.returncode} before its backfill began:"
+            f" {log.read_text()[-1000:]}"
+        )
+    return {"pid": process.pid, "log": str(log), "copied_when_returned": first}
+
+
+async def copied_so_far(dsn: str) -> int:
+    """Rows the migration in progress (state `backfilling`) has recorded as copied."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        value = await conn.fetchval(
+            "SELECT count(*) FROM search_migration_rows r JOIN search_migrations m"
+            " ON m.target = r.target WHERE m.state = 'backfilling'"
+        )
+    finally:
+        await conn.close()
+    return int(value)
 
 
 def finish_migration(timeout_s: float = 300) -> dict[str, Any]:
