@@ -17,7 +17,6 @@ import subprocess
 import time
 from typing import Any
 
-import asyncpg
 from chaoslib.exceptions import ActivityFailed
 
 from harness.chaos._runtime import run, run_dir, settings
@@ -25,7 +24,7 @@ from harness.polling import poll_until
 from harness.stack.state import load_state
 from harness.workload.archive_tool import ArchiveTool
 from harness.workload.corpus import records
-from harness.workload.seed import backlog, plant
+from harness.workload.seed import backlog, migration_copied, plant
 
 __all__ = [
     "finish_migration",
@@ -82,7 +81,7 @@ def start_migration(
     _MIGRATION.update(process=process, log=log, started=time.monotonic())
 
     async def copied() -> int:  # -1: the process is gone
-        return -1 if process.poll() is not None else await copied_so_far(tool.dsn)
+        return -1 if process.poll() is not None else await migration_copied(tool.dsn)
 
     try:
         first = run(
@@ -103,19 +102,6 @@ def start_migration(
             f" {log.read_text()[-1000:]}"
         )
     return {"pid": process.pid, "log": str(log), "copied_when_returned": first}
-
-
-async def copied_so_far(dsn: str) -> int:
-    """Rows the migration in progress (state `backfilling`) has recorded as copied."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        value = await conn.fetchval(
-            "SELECT count(*) FROM search_migration_rows r JOIN search_migrations m"
-            " ON m.target = r.target WHERE m.state = 'backfilling'"
-        )
-    finally:
-        await conn.close()
-    return int(value)
 
 
 def finish_migration(timeout_s: float = 300) -> dict[str, Any]:

@@ -44,14 +44,28 @@ async def plant(dsn: str, records: list[Record]) -> int:
     return len(rows)
 
 
-async def backlog(dsn: str) -> int:
-    """Rows the archive has not indexed yet (behind their version, not refused)."""
+async def count(dsn: str, query: str) -> int:
+    """One `SELECT count(*) …` on its own connection."""
     conn = await asyncpg.connect(dsn)
     try:
-        value = await conn.fetchval(
-            "SELECT count(*) FROM atlas WHERE indexed_version < version"
-            " AND rejected_version IS DISTINCT FROM version"
-        )
+        return int(await conn.fetchval(query))
     finally:
         await conn.close()
-    return int(value)
+
+
+async def backlog(dsn: str) -> int:
+    """Rows the archive has not indexed yet (behind their version, not refused)."""
+    return await count(
+        dsn,
+        "SELECT count(*) FROM atlas WHERE indexed_version < version"
+        " AND rejected_version IS DISTINCT FROM version",
+    )
+
+
+async def migration_copied(dsn: str) -> int:
+    """Rows the archive's migration in progress (state `backfilling`) recorded as copied."""
+    return await count(
+        dsn,
+        "SELECT count(*) FROM search_migration_rows r JOIN search_migrations m"
+        " ON m.target = r.target WHERE m.state = 'backfilling'",
+    )
