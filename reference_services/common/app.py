@@ -12,9 +12,10 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import fastapi.routing
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -231,10 +232,22 @@ def create_app(
 
 def _allowed_methods(app: FastAPI, path: str) -> str:
     methods: set[str] = set()
-    for route in app.router.routes:
-        if isinstance(route, Route) and route.path_regex.fullmatch(path):
-            methods |= route.methods or set()
+    for route in _routes(app):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.fullmatch(path):
+            methods |= getattr(route, "methods", None) or set()
     return ", ".join(sorted(methods))
+
+
+def _routes(app: FastAPI) -> Iterator[Any]:
+    """Every route of the app, those of included routers too: FastAPI ≥ 0.13x keeps an included
+    router as one entry of `app.router.routes` and lists its routes through
+    `iter_route_contexts`; older versions copy them in as plain routes."""
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    if walk is None:
+        yield from (r for r in app.router.routes if isinstance(r, Route))
+    else:
+        yield from walk(app.router.routes)
 
 
 def _title(status: int) -> str:
