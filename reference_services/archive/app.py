@@ -17,10 +17,11 @@ from reference_services.archive.settings import ArchiveSettings
 from reference_services.common import topology
 from reference_services.common.app import Readiness, create_app, problem_responses
 from reference_services.common.db import Database
-from reference_services.common.models import AtlasDocument, AtlasStatus, Language
+from reference_services.common.models import AtlasDocument, AtlasStatus
 from reference_services.common.runtime import Runtime, lifespan_for
+from reference_services.common.search_params import SearchParams
 from reference_services.common.tasks import supervised
-from reference_services.common.validation import Date, DateTime
+from reference_services.common.validation import Date
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -134,31 +135,8 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
         summary="Full-text search over ATLAS records with filters and facets",
         responses=problem_responses(422, 503),
     )
-    async def search(
-        request: Request,
-        q: Annotated[str | None, Query(max_length=500)] = None,
-        status: AtlasStatus | None = None,
-        tag: Annotated[list[str] | None, Query(max_length=10)] = None,
-        language: Language | None = None,
-        min_success_rate: Annotated[float | None, Query(ge=0, le=1)] = None,
-        created_from: DateTime | None = None,
-        created_to: DateTime | None = None,
-        # OpenSearch serves hits up to from + size = 10 000 (its default max_result_window);
-        # page ≤ 100 with size ≤ 100 keeps every valid request inside it instead of a 503.
-        page: Annotated[int, Query(ge=1, le=100)] = 1,
-        size: Annotated[int, Query(ge=1, le=100)] = 20,
-    ) -> dict[str, Any]:
-        return await index.search(
-            q=q,
-            status=status,
-            tags=tag or [],
-            language=language,
-            min_success_rate=min_success_rate,
-            created_from=created_from.isoformat() if created_from else None,
-            created_to=created_to.isoformat() if created_to else None,
-            page=page,
-            size=size,
-        )
+    async def search(request: Request, params: Annotated[SearchParams, Query()]) -> dict[str, Any]:
+        return await index.search(**params.search_kwargs())
 
     @app.get(
         "/v1/atlas/stats",

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from reference_services.common.app import problem_responses
 from reference_services.common.logging import correlation_id_var
-from reference_services.common.models import AtlasDocument, AtlasStatus, Language
-from reference_services.common.validation import DateTime
+from reference_services.common.models import AtlasDocument
+from reference_services.common.search_params import SearchParams
 from reference_services.gateway.api.deps import AUTHN, any_role, require, services
 from reference_services.gateway.archive_client import ArchiveRejected
 from reference_services.gateway.auth import Principal
@@ -37,30 +37,9 @@ async def _forward(request: Request, method: str, path: str, **kw: Any) -> Any:
 async def archive_search(
     request: Request,
     who: Annotated[Principal, Depends(any_role)],
-    q: Annotated[str | None, Query(max_length=500)] = None,
-    status: AtlasStatus | None = None,
-    tag: Annotated[list[str] | None, Query(max_length=10)] = None,
-    language: Language | None = None,
-    min_success_rate: Annotated[float | None, Query(ge=0, le=1)] = None,
-    created_from: DateTime | None = None,
-    created_to: DateTime | None = None,
-    # page × size stays within OpenSearch's 10 000-hit result window (the archive's limits).
-    page: Annotated[int, Query(ge=1, le=100)] = 1,
-    size: Annotated[int, Query(ge=1, le=100)] = 20,
+    params: Annotated[SearchParams, Query()],
 ) -> Any:
-    params: list[tuple[str, str]] = [("page", str(page)), ("size", str(size))]
-    for name, value in (
-        ("q", q),
-        ("status", status),
-        ("language", language),
-        ("min_success_rate", min_success_rate),
-        ("created_from", created_from.isoformat() if created_from else None),
-        ("created_to", created_to.isoformat() if created_to else None),
-    ):
-        if value is not None:
-            params.append((name, str(value)))
-    params.extend(("tag", t) for t in tag or [])
-    return await _forward(request, "GET", "/v1/atlas/search", params=params)
+    return await _forward(request, "GET", "/v1/atlas/search", params=params.query())
 
 
 # `:uuid` keeps ".../search" from also matching this route: a PATCH there is a 405, not an
