@@ -99,6 +99,11 @@ test-unit: setup  ## fast tests of the harness and service internals
 # Suites with their own set-up (containers, Kubernetes manifests, load) add their targets to
 # TEST_AFTER in mk/*.mk; `make test` runs them after the main pytest session.
 TEST_AFTER :=
+# FULL=1 (`make test-full`): also what only the full run does — the experiment twins on the
+# docker and k8s-local targets whose fault primitive another experiment there already covers
+# (tests marked `full`; K8S_LOCAL_TEST_EXPERIMENTS). See scenarios/README.md.
+FULL ?=
+NOT_FULL := $(if $(FULL),, and not full)
 -include $(sort $(wildcard mk/*.mk))
 
 # HARNESS_TEST_MODE: the stack the tests start mounts test-only endpoints (the archive's Pact
@@ -112,13 +117,19 @@ TEST_AFTER :=
 # scenarios/ and contracts/ run against a stack without it: tracing the test process slowed
 # them by a third and starved the rate-limit burst of its event loop (every connect timed out).
 COVERAGE_FLOORS ?= --floor harness=50 --floor reference_services=68
-MAIN_MARKERS := not docker and not k8s_local
+MAIN_MARKERS := not docker and not k8s_local$(NOT_FULL)
+# tests/ runs on PYTEST_WORKERS processes (pytest-xdist; 1: in this process); the suites
+# against a stack run in one, as they share it.
+PYTEST_WORKERS ?= 2
+
+test-full: ## make test with FULL=1: every experiment twin on every target too (about 8 min more)
+	@$(MAKE) --no-print-directory test FULL=1
 
 test: setup check  ## everything that fits in CI: lint, types, unit, infra, end-to-end (starts its own stack)
 	@rm -rf reports/junit reports/coverage && mkdir -p reports/junit reports/coverage && touch reports/.test-started
 	@rc=0; export HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1}; \
 	$(PY) -m pytest -q -m "$(MAIN_MARKERS)" tests --junitxml=reports/junit/tests.xml \
-		--cov --cov-report= || rc=$$?; \
+		$(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) --cov --cov-report= || rc=$$?; \
 	$(VENV)/bin/coverage json -q -o reports/coverage/coverage.json && \
 		$(VENV)/bin/coverage html -q -d reports/coverage/html && \
 		$(PY) tools/coverage_summary.py reports/coverage $(COVERAGE_FLOORS) || rc=1; \

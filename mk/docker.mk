@@ -26,7 +26,7 @@ docker-images: docker-engine opensearch  ## build base, dependency and service i
 docker-test: docker-images  ## docker target: e2e pipeline, docker suite, container experiments
 	@$(DOCKER_TEST_ENV) $(VENV)/bin/harness down
 	@start=$$(date +%s); \
-	$(DOCKER_TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider --durations=8 -m "docker or e2e" \
+	$(DOCKER_TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider --durations=8 -m "(docker or e2e)$(NOT_FULL)" \
 		--junitxml=reports/junit/docker.xml scenarios/e2e/test_pipeline.py scenarios/docker; rc=$$?; \
 	echo "docker-test: suite took $$(( $$(date +%s) - start ))s"; exit $$rc
 

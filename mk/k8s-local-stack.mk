@@ -33,6 +33,12 @@ down: k8s-local-down
 # here without its images): see docs/kubernetes.md. CHAOS_* shorten them as in CI.
 K8S_LOCAL_SKIPPED := %/nats-latency.json %/opensearch-packet-loss.json
 K8S_LOCAL_EXPERIMENTS ?= $(filter-out $(K8S_LOCAL_SKIPPED),$(sort $(wildcard chaos/kubernetes/*.json)))
+# What k8s-local-test runs of them: one per fault primitive (a node drained, a NetworkPolicy,
+# pods terminated, a deployment scaled to zero); the other pods-terminated twins only with FULL=1.
+K8S_LOCAL_EVERY_RUN := worker-node-drained runner-nats-egress-denied runner-pods-terminated \
+	runner-scaled-to-zero
+K8S_LOCAL_TEST_EXPERIMENTS ?= $(if $(FULL),$(K8S_LOCAL_EXPERIMENTS),$(filter \
+	$(patsubst %,chaos/kubernetes/%.json,$(K8S_LOCAL_EVERY_RUN)),$(K8S_LOCAL_EXPERIMENTS)))
 K8S_LOCAL_CHAOS_ENV ?= CHAOS_WORKLOAD_S=30 CHAOS_RECOVERY_S=150 CHAOS_WARMUP_S=5 CHAOS_FAULT_S=20
 K8S_KUBECONFIG := .harness/k8s/k8s-local/admin.kubeconfig
 
@@ -58,7 +64,8 @@ k8s-local-test: setup k8s-local-deps k8s-tools k8s-addons docker-images  ## k8s-
 	if [ $$rc -eq 0 ]; then \
 		$(K8S_LOCAL_TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider --durations=8 -m "k8s_local or e2e" \
 			--junitxml=reports/junit/k8s-local.xml scenarios/e2e scenarios/k8s_local || rc=$$?; \
-		$(MAKE) --no-print-directory k8s-local-chaos || rc=$$?; \
+		$(MAKE) --no-print-directory k8s-local-chaos \
+			K8S_LOCAL_EXPERIMENTS="$(K8S_LOCAL_TEST_EXPERIMENTS)" || rc=$$?; \
 	fi; \
 	$(K8S_LOCAL_ENV) $(VENV)/bin/harness down || rc=$$?; \
 	echo "k8s-local-test: suite took $$(( $$(date +%s) - start ))s"; exit $$rc

@@ -26,6 +26,10 @@ SHORT = {
     "CHAOS_FAULT_S": "8",
     "CHAOS_RECOVERY_S": "120",
     "CHAOS_MIGRATION_RECORDS": "10000",
+    # postgres-data-destroyed: commands accepted after the recovery point never become final,
+    # so the workload waits out its whole recovery window (60 s by default) for them.
+    "CHAOS_DR_WORKLOAD_S": "30",
+    "CHAOS_DR_RECOVERY_S": "45",
 }
 
 
