@@ -7,19 +7,23 @@ lost, duplicated, stuck, illegal transitions, phantoms — with counts and laten
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.checkers.broker import BrokerReport
 from harness.checkers.pipeline import check
 from harness.checkers.verdict import Verdict
 from harness.faults import network
 from harness.faults.targets import for_target
 from harness.nemesis import DEPENDENCIES, SERVICES, FaultWindow, schedule
 from harness.nemesis import run as run_nemesis
+from harness.probes.streams import broker_report
 from harness.report.campaign import write_html
 from harness.settings import HarnessSettings
 from harness.stack import local
@@ -46,6 +50,7 @@ class CampaignResult:
     report_html: Path
     report_json: Path
     readback: dict[str, Any]
+    broker: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 async def run_campaign(
@@ -83,6 +88,7 @@ async def run_campaign(
             progress=progress,
         )
         stop = asyncio.Event()
+        began = datetime.now(UTC)
         t0 = time.monotonic()
         work = asyncio.create_task(workload.run(stop))
         nemesis = asyncio.create_task(
@@ -104,10 +110,13 @@ async def run_campaign(
         await workload.finish()
         recovery = time.monotonic() - healed_at
         await workload.aclose()
+        broker, broker_json = await _broker(state.endpoints.get("nats"), began, progress)
     finally:
         if started_here:
             await local.down(settings, load_state(settings), progress)
     verdict = check(workload.history.ops, recovery_window_s=config.recovery_s)
+    if broker is not None:
+        verdict = dataclasses.replace(verdict, anomalies=verdict.anomalies + broker.anomalies)
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     workload.history.to_jsonl(out / "history.jsonl")
@@ -117,10 +126,31 @@ async def run_campaign(
         "faults": [w.to_json() for w in windows],
         "recovery_s": round(recovery, 1),
         "readback": workload.readback,
+        "broker": broker_json,
         "token": workload.token,
     }
     report_json = out / "report.json"
     report_json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     report_html = out / "report.html"
     write_html(report_html, report, workload.history.ops)
-    return CampaignResult(verdict, windows, recovery, report_html, report_json, workload.readback)
+    return CampaignResult(
+        verdict, windows, recovery, report_html, report_json, workload.readback, broker_json
+    )
+
+
+async def _broker(
+    url: str | None, since: datetime, progress: Callable[[str], None]
+) -> tuple[BrokerReport | None, dict[str, Any]]:
+    """The broker-level checks over what the streams stored since the campaign began; their
+    anomalies join the verdict. A deployment whose NATS the harness cannot reach is reported as
+    not checked (the verdict then says nothing about the broker), never as clean."""
+    if url is None:
+        progress("broker checks: no nats endpoint in the stack state: not checked")
+        return None, {"checked": False, "why": "no nats endpoint"}
+    try:
+        report = await broker_report(url, since)
+    except Exception as exc:
+        progress(f"broker checks: could not read the streams ({exc}): not checked")
+        return None, {"checked": False, "why": f"{type(exc).__name__}: {exc}"}
+    progress(str(report).splitlines()[0])
+    return report, {"checked": True, **report.to_json()}

@@ -15,6 +15,7 @@ import logging
 import shlex
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -258,6 +259,28 @@ async def _campaign(settings: HarnessSettings, args: argparse.Namespace) -> int:
     return result.verdict.exit_code
 
 
+async def _streams_audit(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.instants import parse_instant
+    from harness.probes.streams import broker_report
+
+    since = None
+    if args.since:
+        since = parse_instant(args.since, "--since")
+    elif args.minutes is not None:
+        if args.minutes <= 0:
+            raise HarnessError(f"--minutes must be positive, not {args.minutes}")
+        since = datetime.now(UTC) - timedelta(minutes=args.minutes)
+    url = load_state(settings).endpoints.get("nats")
+    if url is None:
+        raise HarnessError("the stack state names no nats endpoint (set HARNESS_NATS_URL)")
+    report = await broker_report(url, since)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(report)
+    return 0 if report.valid else 1
+
+
 async def _slow_queries(settings: HarnessSettings, args: argparse.Namespace) -> int:
     from harness.probes.slow_queries import slow_queries
 
@@ -465,6 +488,18 @@ def main(argv: list[str] | None = None) -> int:
     bd.add_argument("--concurrency", type=int, default=4, help="searches in flight")
     bd.add_argument("--parts", default="migration,search,backup", help="which benchmarks to run")
     bd.add_argument("--out", default="reports/bench-data", help="report directory")
+    streams = sub.add_parser("streams", help="the stack's JetStream streams").add_subparsers(
+        dest="streams", required=True
+    )
+    audit = streams.add_parser(
+        "audit",
+        help="what the events stream stored: each event once, with its Nats-Msg-Id, valid;"
+        " dead letters within max_deliver (exit 1 on an anomaly)",
+    )
+    window = audit.add_mutually_exclusive_group()
+    window.add_argument("--since", help="only messages stored from this RFC 3339 instant")
+    window.add_argument("--minutes", type=float, help="only the last N minutes")
+    audit.add_argument("--json", action="store_true")
     db = sub.add_parser("db", help="the stack's databases").add_subparsers(dest="db", required=True)
     env = db.add_parser(
         "env", help="export lines for a service's own tools (e.g. altlas-archive) on this stack"
@@ -519,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench_data(settings, args))
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
+        if args.cmd == "streams":
+            return asyncio.run(_streams_audit(settings, args))
         if args.cmd == "db" and args.db == "slow-queries":
             return asyncio.run(_slow_queries(settings, args))
         db_commands = {

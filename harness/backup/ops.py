@@ -58,6 +58,7 @@ from harness.infra.postgres import (
     pg_bindir,
     pgtools_bindir,
 )
+from harness.instants import parse_instant
 from harness.settings import HarnessSettings
 from harness.stack.state import StackState, load_state
 
@@ -412,14 +413,7 @@ def parse_target(text: str) -> datetime | None:
     """`latest` → None; otherwise an RFC 3339 instant with its offset, not in the future."""
     if text == "latest":
         return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise HarnessError(
-            f"--to takes `latest` or an RFC 3339 time such as 2026-12-01T14:30:05Z, not {text!r}"
-        ) from None
-    if when.tzinfo is None:
-        raise HarnessError(f"--to {text!r} has no UTC offset: add Z or +03:00, for example")
+    when = parse_instant(text, "--to (`latest` or an instant)")
     if when > datetime.now(UTC):
         raise HarnessError(f"--to {text} is in the future")
     return when

@@ -12,7 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-AnomalyKind = Literal["lost", "duplicated", "stuck", "illegal_transition", "phantom", "rejected"]
+# The last four are the broker's (harness.checkers.broker): what the stream stored.
+AnomalyKind = Literal[
+    "lost",
+    "duplicated",
+    "stuck",
+    "illegal_transition",
+    "phantom",
+    "rejected",
+    "stored_twice",
+    "unmarked",
+    "invalid_event",
+    "over_delivered",
+]
 KINDS: tuple[AnomalyKind, ...] = get_args(AnomalyKind)
 
 Status = Literal["VALID", "INVALID", "UNKNOWN"]

@@ -144,6 +144,17 @@ def write_html(path: Path, report: dict[str, Any], ops: Sequence[Op]) -> None:
         if rb
         else ""
     )
+    bk = report.get("broker") or {}
+    if bk.get("checked"):
+        c = bk.get("counts") or {}
+        broker = (
+            f"<p>Broker: {c.get('messages', 0)} messages stored during the run,"
+            f" {c.get('events', 0)} distinct events, {c.get('dead_letters', 0)} dead letters;"
+            f" {len(bk.get('anomalies') or [])} broker anomalies (counted in the verdict).</p>"
+        )
+    else:
+        why = escape(str(bk.get("why", "not run")))
+        broker = f"<p>Broker: not checked ({why}).</p>" if bk else ""
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ALT_LAS campaign report</title>
 <style>
@@ -158,6 +169,7 @@ td ul {{ margin: 0; padding-left: 1.2em; }}
 faults: {escape(", ".join(report["config"]["faults"]))}; recovery after the last heal took {report["recovery_s"]}s.
 Run token <code>{escape(report["token"])}</code>. Red bands are fault windows.</p>
 {readback}
+{broker}
 {line_chart("Throughput", throughput, x_max=end, y_label="requests / s", windows=windows)}
 {line_chart("Submit latency", latency, x_max=end, y_label="ms", windows=windows)}
 <h2>Verdict</h2>

@@ -45,3 +45,6 @@ async def test_default_campaign_is_valid(
     accepted = result.verdict.counts["accepted"]
     assert result.readback["commands"] == accepted > 0, (result.readback, result.verdict.counts)
     assert result.report_html.exists() and result.report_json.exists()
+    # The broker-level checks ran (their anomalies are in the verdict above): not vacuous.
+    assert result.broker.get("checked"), f"the broker checks did not run: {result.broker}"
+    assert result.broker["counts"]["messages"] >= accepted, result.broker["counts"]

@@ -58,3 +58,14 @@ def test_report_formats_figures_and_groups_anomalies(tmp_path: Path) -> None:
     assert "HTTP 429 ×3" in html, "expected the read-back's errors counted by kind"
     assert "<td>4.8</td><td>kill</td><td>archive</td><td>5.3</td><td>4.9</td><td>—</td>" in html
     assert "INVALID" in html
+
+
+def test_report_says_what_the_broker_checks_found_or_why_they_did_not_run(tmp_path: Path) -> None:
+    verdict = Verdict(anomalies=(), counts={"accepted": 1}, latency_ms={}, scanned=True)
+    out = tmp_path / "report.html"
+    checked = {"checked": True, "counts": {"messages": 40, "events": 38, "dead_letters": 1}}
+    write_html(out, {**_report(verdict), "broker": {**checked, "anomalies": [{}, {}]}}, [])
+    assert "Broker: 40 messages stored during the run, 38 distinct events, 1 dead letters;" \
+        " 2 broker anomalies" in out.read_text()  # fmt: skip
+    write_html(out, {**_report(verdict), "broker": {"checked": False, "why": "no nats"}}, [])
+    assert "Broker: not checked (no nats)." in out.read_text()
