@@ -12,7 +12,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import fastapi.routing
@@ -23,7 +23,6 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_services.common import metrics
@@ -231,23 +230,14 @@ def create_app(
 
 
 def _allowed_methods(app: FastAPI, path: str) -> str:
+    # Every route, those of included routers too: FastAPI keeps an included router as one
+    # entry of `app.router.routes`; `iter_route_contexts` lists its routes.
     methods: set[str] = set()
-    for route in _routes(app):
+    for route in fastapi.routing.iter_route_contexts(app.router.routes):
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.fullmatch(path):
-            methods |= getattr(route, "methods", None) or set()
+            methods |= route.methods or set()
     return ", ".join(sorted(methods))
-
-
-def _routes(app: FastAPI) -> Iterator[Any]:
-    """Every route of the app, those of included routers too: FastAPI ≥ 0.13x keeps an included
-    router as one entry of `app.router.routes` and lists its routes through
-    `iter_route_contexts`; older versions copy them in as plain routes."""
-    walk = getattr(fastapi.routing, "iter_route_contexts", None)
-    if walk is None:
-        yield from (r for r in app.router.routes if isinstance(r, Route))
-    else:
-        yield from walk(app.router.routes)
 
 
 def _title(status: int) -> str:
