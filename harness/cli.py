@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from harness.clients.gateway import GatewayClient
 from harness.errors import HarnessError
 from harness.settings import HarnessSettings
 from harness.stack import local
@@ -431,6 +432,37 @@ def _db_env(settings: HarnessSettings, service: str) -> int:
     return 0
 
 
+async def _attack(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    """The attack corpus against the stack's gateway: a table, exit 1 unless all refused."""
+    from harness.security import corpus
+
+    state = load_state(settings)
+    if "gateway" not in state.endpoints:
+        raise HarnessError("the stack has no gateway endpoint to attack")
+    known = {c.name for c in corpus.CASES}
+    unknown = set(args.case or ()) - known
+    if unknown:
+        raise HarnessError(f"no such case {sorted(unknown)}; the cases: {', '.join(sorted(known))}")
+
+    def _progress(o: corpus.Outcome) -> None:
+        if not args.json:
+            _say(f"  {o.case}: {o.verdict} ({o.got})")
+
+    async with GatewayClient(state.endpoints["gateway"], state.credentials) as client:
+        outcomes = await corpus.run_corpus(
+            client,
+            signing_key_pem=corpus.find_signing_key(settings, state),
+            settings=settings,
+            only=set(args.case) if args.case else None,
+            progress=_progress,
+        )
+    if args.json:
+        print(json.dumps([o.to_json() for o in outcomes], indent=2, ensure_ascii=False))
+    else:
+        print(corpus.table(outcomes))
+    return 0 if all(o.verdict in (corpus.REFUSED, corpus.SKIPPED) for o in outcomes) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = HarnessSettings()
     parser = argparse.ArgumentParser(
@@ -534,6 +566,13 @@ def main(argv: list[str] | None = None) -> int:
         " untouched",
     )
     rst.add_argument("--json", action="store_true")
+    atk = sub.add_parser(
+        "attack",
+        help="the attack corpus against the gateway: forged tokens, other users' data, smuggled"
+        " headers, floods; exit 1 unless every case is refused as documented",
+    )
+    atk.add_argument("--case", action="append", help="run only this case (repeatable)")
+    atk.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -554,6 +593,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench_data(settings, args))
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
+        if args.cmd == "attack":
+            return asyncio.run(_attack(settings, args))
         if args.cmd == "streams":
             return asyncio.run(_streams_audit(settings, args))
         if args.cmd == "db" and args.db == "slow-queries":

@@ -29,6 +29,7 @@ FOLDER_MARKERS = {
     "scenarios/resilience": ("resilience", "stack", "slow"),
     "scenarios/chaos": ("chaos", "slow"),
     "scenarios/fuzz": ("fuzz", "stack"),
+    "scenarios/security": ("security", "stack"),
     "contracts": ("contract",),
     "scenarios/docker": ("docker", "stack", "slow"),
     "scenarios/load": ("load", "stack", "slow"),

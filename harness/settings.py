@@ -33,6 +33,13 @@ class HarnessSettings(BaseSettings):
     admin_credentials: str | None = None
     user_credentials: str | None = None
     viewer_credentials: str | None = None
+    # A second ordinary user (role user), for the checks that one user cannot reach another's
+    # commands (scenarios/security); the local stacks use a load-test account.
+    other_credentials: str | None = None
+    # The PEM private key that signs the deployment's access tokens, if the harness may use it:
+    # the attack corpus then also sends correctly signed tokens with wrong claims (expired, wrong
+    # audience, …). The local stack's is found by itself; elsewhere those cases are skipped.
+    jwt_signing_key_file: Path | None = None
     opensearch_heap: str = "512m"
     # The archive's index family in OpenSearch (scenarios/data): the alias searches read and
     # the alias new records are written to (default "<index_alias>-write").

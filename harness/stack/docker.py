@@ -84,11 +84,15 @@ jetstream {{
 
 def credentials() -> dict[str, Any]:
     """What the local target seeds and records: the demo users and Locust's load accounts."""
-    return {**local.DEMO_USERS, "load": local.LOAD_USERS}
+    return dict(local.STACK_CREDENTIALS)
+
+
+ROLES = ("admin", "user", "viewer")
 
 
 def seed_users(creds: dict[str, Any]) -> list[dict[str, str]]:
-    users = [{**u, "role": role} for role, u in creds.items() if "username" in u]
+    # "other" is one of the load accounts, seeded below with them.
+    users = [{**u, "role": role} for role, u in creds.items() if role in ROLES and "username" in u]
     load_users = creds.get("load")
     if load_users:
         users += [

@@ -39,7 +39,7 @@ from harness.k8s import render
 from harness.k8s.objects import SERVICES
 from harness.k8s.secrets import ensure_secrets
 from harness.settings import HarnessSettings
-from harness.stack.local import DEMO_USERS, LOAD_USERS
+from harness.stack.local import STACK_CREDENTIALS
 from harness.stack.state import StackState
 
 Progress = Callable[[str], None]
@@ -359,7 +359,7 @@ class KindStack:
         return StackState(
             target=self.target,
             endpoints=endpoints,
-            credentials={**DEMO_USERS, "load": LOAD_USERS},
+            credentials=dict(STACK_CREDENTIALS),
             processes=records,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             state_dir=str(self.settings.state_dir.resolve()),

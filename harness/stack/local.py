@@ -49,6 +49,18 @@ LOAD_USERS = {
     "usernames": ",".join(f"load-user-{i:02d}" for i in range(1, 17)),
     "password": "load-user-pass",
 }
+# A second ordinary user for the checks that one user cannot reach another's commands
+# (scenarios/security): the last load account, which a load test spreads over like the rest.
+OTHER_USER = {
+    "username": LOAD_USERS["usernames"].rsplit(",", 1)[-1],
+    "password": LOAD_USERS["password"],
+}
+# What the stacks this harness starts record as their credentials (stack.json).
+STACK_CREDENTIALS: dict[str, dict[str, str]] = {
+    **DEMO_USERS,
+    "load": LOAD_USERS,
+    "other": OTHER_USER,
+}
 DATABASES = ("gateway", "runner", "archive")
 STOP_ORDER = (
     "gateway",
@@ -234,7 +246,7 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     }
     if toxiproxy is not None:
         endpoints["toxiproxy"] = toxiproxy.url
-    credentials: dict[str, dict[str, str]] = {**DEMO_USERS, "load": LOAD_USERS}
+    credentials = dict(STACK_CREDENTIALS)
     if store is not None:
         endpoints["objectstore"] = store.url
         credentials["objectstore"] = store.location.to_json()

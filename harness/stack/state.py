@@ -108,6 +108,7 @@ def external_state(settings: HarnessSettings) -> StackState | None:
             ("admin", _pair(settings.admin_credentials)),
             ("user", _pair(settings.user_credentials)),
             ("viewer", _pair(settings.viewer_credentials)),
+            ("other", _pair(settings.other_credentials)),
         )
         if pair is not None
     }

@@ -2,6 +2,7 @@
 the outbox relay and the status projection, and the routers of its public API under /api/v1
 (`api/`: auth, commands, archive; models in `models.py`)."""
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from reference_services.common.app import Readiness, create_app
 from reference_services.common.db import Database
 from reference_services.common.resilience import CircuitBreaker, RetryPolicy
 from reference_services.common.runtime import Runtime, lifespan_for
+from reference_services.common.tasks import every, supervised
 from reference_services.gateway.api import archive as archive_api
 from reference_services.gateway.api import auth as auth_api
 from reference_services.gateway.api import commands as commands_api
@@ -21,6 +23,7 @@ from reference_services.gateway.auth import TokenService, hash_password
 from reference_services.gateway.projection import StatusProjection
 from reference_services.gateway.ratelimit import TokenBucketLimiter
 from reference_services.gateway.relay import OutboxRelay
+from reference_services.gateway.sessions import Sessions
 from reference_services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,11 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         audience=settings.jwt_audience,
         access_ttl_s=settings.access_token_ttl_s,
         refresh_ttl_s=settings.refresh_token_ttl_s,
+        leeway_s=settings.jwt_leeway_s,
+    )
+    sessions = Sessions(settings.refresh_token_ttl_s)
+    login_throttle = TokenBucketLimiter(
+        settings.login_failure_burst, settings.login_failure_refill_per_min / 60
     )
     limiter = TokenBucketLimiter(settings.rate_limit_capacity, settings.rate_limit_refill_per_s)
     archive = ArchiveClient(
@@ -74,8 +82,23 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         relay.start()
         rt.extras["relay"] = relay
         rt.messaging.consume(topology.GATEWAY_PROJECTION, StatusProjection(pool))
+        stopping = rt.extras["stopping"] = asyncio.Event()
+        rt.extras["session_prune"] = supervised(
+            "session-prune",
+            lambda: every(
+                "session prune",
+                settings.session_prune_every_s,
+                lambda: sessions.prune(pool),
+                stopping,
+                max_share=0.05,
+            ),
+            stopping,
+        )
 
     async def stop(rt: Runtime) -> None:
+        if "stopping" in rt.extras:
+            rt.extras["stopping"].set()
+            await rt.extras["session_prune"]
         relay: OutboxRelay | None = rt.extras.get("relay")
         if relay is not None:
             await relay.stop()
@@ -93,7 +116,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         ),
         readiness=readiness,
     )
-    app.state.gateway = Services(tokens, limiter, archive)
+    app.state.gateway = Services(tokens, limiter, archive, sessions, login_throttle)
     for api in (auth_api, commands_api, archive_api):
         app.include_router(api.router)
     return app

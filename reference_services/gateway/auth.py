@@ -1,7 +1,11 @@
 """Passwords, JWTs (RS256) and the JWKS document.
 
 Access and refresh tokens carry issuer, audience, expiry, subject and roles; a refresh token is
-only accepted by /auth/refresh and an access token only by the API.
+only accepted by /auth/refresh and /auth/logout, an access token only by the API. A refresh token
+also carries its session (`sid`): `sessions.py` makes each one usable once (rotation) and ends a
+session at logout. A token is refused before any signature work when it is too large, names a
+key this service does not have, or asks to be verified with a key it brings along itself
+(`jku`, `x5u`, `jwk`, `x5c`: RFC 8725 §3.10).
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ def verify_password(password: str, stored: str) -> bool:
 class Principal:
     username: str
     roles: tuple[str, ...]
+    # The token's own id and its session (a refresh token's family); empty when not carried.
+    token_id: str = ""
+    session: str = ""
 
     def has_any(self, roles: tuple[str, ...]) -> bool:
         return any(r in self.roles for r in roles)
@@ -65,6 +72,10 @@ def _b64(n: int) -> str:
 
 # Verified tokens remembered (LRU): about one per active session.
 VERIFIED_CACHE_SIZE = 10_000
+# Our tokens are about 700 bytes; anything far larger is refused before it is decoded.
+MAX_TOKEN_BYTES = 8192
+# Header parameters that point at a verification key the token brings along itself.
+KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 
 
 class TokenService:
@@ -77,6 +88,7 @@ class TokenService:
         audience: str,
         access_ttl_s: int,
         refresh_ttl_s: int,
+        leeway_s: float = 30.0,
     ) -> None:
         key = serialization.load_pem_private_key(private_pem.encode(), password=None)
         if not isinstance(key, RSAPrivateKey):
@@ -88,19 +100,35 @@ class TokenService:
         self.audience = audience
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
+        # Clock skew allowed on exp, nbf and iat between this service and whoever checks.
+        self.leeway_s = leeway_s
         self._verified: OrderedDict[str, tuple[Principal, str, float]] = OrderedDict()
 
-    def issue(self, username: str, roles: tuple[str, ...]) -> dict[str, Any]:
+    def issue(
+        self, username: str, roles: tuple[str, ...], *, session: str, refresh_id: str
+    ) -> dict[str, Any]:
+        """An access token and a refresh token (id `refresh_id`) of the session `session`."""
         return {
             "access_token": self._token(username, roles, "access", self.access_ttl_s),
-            "refresh_token": self._token(username, roles, "refresh", self.refresh_ttl_s),
+            "refresh_token": self._token(
+                username, roles, "refresh", self.refresh_ttl_s, jti=refresh_id, sid=session
+            ),
             "token_type": "Bearer",
             "expires_in": self.access_ttl_s,
         }
 
-    def _token(self, username: str, roles: tuple[str, ...], typ: str, ttl: int) -> str:
+    def _token(
+        self,
+        username: str,
+        roles: tuple[str, ...],
+        typ: str,
+        ttl: int,
+        *,
+        jti: str | None = None,
+        sid: str | None = None,
+    ) -> str:
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": username,
@@ -109,8 +137,10 @@ class TokenService:
             "iat": now,
             "nbf": now,
             "exp": now + ttl,
-            "jti": str(uuid.uuid4()),
+            "jti": jti or str(uuid.uuid4()),
         }
+        if sid is not None:
+            claims["sid"] = sid
         return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.kid})
 
     def verify(self, token: str, typ: str = "access") -> Principal:
@@ -139,6 +169,17 @@ class TokenService:
         return principal
 
     def _verify_signed(self, token: str) -> tuple[Principal, str, float]:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise AuthError(f"token too large (more than {MAX_TOKEN_BYTES} bytes)")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from None
+        brought = [h for h in KEY_BEARING_HEADERS if h in header]
+        if brought:
+            raise AuthError(f"token names its own verification key ({', '.join(brought)})")
+        if header.get("kid") != self.kid:
+            raise AuthError("token signed with an unknown key id")
         try:
             claims = jwt.decode(
                 token,
@@ -146,14 +187,16 @@ class TokenService:
                 algorithms=["RS256"],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+                leeway=self.leeway_s,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
         roles = tuple(r for r in claims.get("roles", []) if r in ROLES)
-        return Principal(str(claims["sub"]), roles), str(claims.get("typ")), float(claims["exp"])
+        who = Principal(str(claims["sub"]), roles, str(claims["jti"]), str(claims.get("sid", "")))
+        return who, str(claims.get("typ")), float(claims["exp"])
 
     def jwks(self) -> dict[str, Any]:
         numbers = self._public.public_numbers()

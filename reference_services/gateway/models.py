@@ -12,8 +12,8 @@ from reference_services.common.validation import (
     NOT_BLANK,
     ChaosLevel,
     Metadata,
-    NoNul,
     SchemaPattern,
+    Storable,
     check_command,
 )
 
@@ -23,8 +23,8 @@ CommandStatusName = Literal["accepted", "segmented", "running", "completed", "fa
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    # Looked up in PostgreSQL, which cannot take NUL: such a name is refused, not a 500.
-    username: Annotated[str, Field(min_length=1, max_length=100), NoNul()]
+    # Looked up in PostgreSQL, which cannot take NUL or a lone surrogate: refused, not a 500.
+    username: Annotated[str, Field(min_length=1, max_length=100), Storable()]
     password: str = Field(min_length=1, max_length=200)
 
 
@@ -44,11 +44,13 @@ class CommandRequest(BaseModel):
     # The schema states the cross-field rules the validator checks (see common.validation).
     model_config = ConfigDict(extra="forbid", json_schema_extra=CHAOS_LEVEL_RULE)
 
-    # Text fields and metadata are stored in PostgreSQL, so they hold no NUL (see NoNul).
-    command: Annotated[str, Field(min_length=1, max_length=4000), NoNul(), SchemaPattern(NOT_BLANK)]
+    # Text fields and metadata are stored in PostgreSQL, so they hold no NUL (see Storable).
+    command: Annotated[
+        str, Field(min_length=1, max_length=4000), Storable(), SchemaPattern(NOT_BLANK)
+    ]
     mode: Mode = "normal"
     chaos_level: ChaosLevel | None = None
-    persona: Annotated[str, Field(max_length=100), NoNul()] | None = None
+    persona: Annotated[str, Field(max_length=100), Storable()] | None = None
     language: Language | None = None
     metadata: Metadata | None = None
 

@@ -41,6 +41,17 @@ class TokenBucketLimiter:
         self.max_keys = max_keys
         self._buckets: dict[str, _Bucket] = {}
 
+    def peek(self, key: str, cost: float = 1.0) -> Decision:
+        """Whether `acquire(key, cost)` would be allowed now, without taking anything."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return Decision(True, self.capacity, 0.0)
+        elapsed = max(0.0, self.clock() - bucket.updated)
+        tokens = min(self.capacity, bucket.tokens + elapsed * self.refill_per_s)
+        if tokens >= cost:
+            return Decision(True, tokens, 0.0)
+        return Decision(False, tokens, (cost - tokens) / self.refill_per_s)
+
     def acquire(self, key: str, cost: float = 1.0) -> Decision:
         now = self.clock()
         bucket = self._buckets.get(key)

@@ -20,6 +20,13 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     jwt_audience: str = "altlas-api"
     access_token_ttl_s: int = Field(900, ge=30)
     refresh_token_ttl_s: int = Field(86_400, ge=60)
+    # Clock skew tolerated on a token's exp, nbf and iat.
+    jwt_leeway_s: float = Field(30.0, ge=0, le=300)
+    # Failed logins per username: this many at once, then this many a minute.
+    login_failure_burst: int = Field(10, ge=1)
+    login_failure_refill_per_min: float = Field(10.0, gt=0)
+    # Expired refresh tokens are deleted this often.
+    session_prune_every_s: float = Field(3600.0, gt=0)
     # Demo users created at start-up; only the local stack sets this.
     seed_users: list[dict[str, str]] = Field(default_factory=list)
     archive_url: str = "http://127.0.0.1:8003"

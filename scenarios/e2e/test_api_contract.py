@@ -50,6 +50,28 @@ async def test_invalid_input_is_422_problem(gateway: GatewayClient) -> None:
     assert not_json.status_code == 422, not_json.text
 
 
+async def test_a_lone_surrogate_is_422_naming_the_field(gateway: GatewayClient) -> None:
+    # JSON's \\ud800 escape is valid JSON but no character: it cannot be stored as UTF-8 (it was
+    # a 500). Sent as raw bytes: an HTTP client would refuse to encode such a string itself.
+    cases = {
+        "metadata": rb'{"command": "dosyalari listele", "metadata": {"a": "\ud800"}}',
+        "command": rb'{"command": "dosyalari \udfff listele"}',
+        "persona": rb'{"command": "dosyalari listele", "persona": "\udc00"}',
+    }
+    for field, raw in cases.items():
+        resp = await gateway.request(
+            "POST", f"{API}/commands", content=raw, headers={"Content-Type": "application/json"}
+        )
+        assert resp.status_code == 422, f"{field}: expected 422, got {resp.status_code} {resp.text}"
+        assert resp.headers["content-type"].startswith(PROBLEM), f"{field}: {resp.headers}"
+        assert field in resp.text, f"the 422 must name {field!r}: {resp.text}"
+    pair = rb'{"command": "dosyalari listele \ud83d\ude00"}'  # a surrogate *pair* is one emoji
+    ok = await gateway.request(
+        "POST", f"{API}/commands", content=pair, headers={"Content-Type": "application/json"}
+    )
+    assert ok.status_code == 202, f"an escaped surrogate pair is a character: {ok.text}"
+
+
 async def test_no_token_is_401_and_wrong_role_is_403(gateway: GatewayClient) -> None:
     anon = await gateway.request("POST", f"{API}/commands", role=None, json={"command": "aç"})
     assert anon.status_code == 401, f"expected 401 without a token, got {anon.status_code}"

@@ -129,7 +129,7 @@ async def test_up_runs_every_step_in_order(tmp_path: Path) -> None:
         "postgres",
     }
     assert saved.credentials["user"]["username"] == "demo-user"
-    assert saved.credentials["load"] == kind.LOAD_USERS
+    assert saved.credentials["load"] == kind.STACK_CREDENTIALS["load"]
     assert saved.processes["nats"].extra["monitor_url"].startswith("http://127.0.0.1:")
     assert all(r.extra["created_cluster"] for r in saved.processes.values())
 
@@ -333,8 +333,10 @@ def test_kind_seeds_the_users_the_state_file_names() -> None:
         for u in seeded
         if u["username"].startswith("demo-")
     }
-    assert demo == kind.DEMO_USERS
+    creds = kind.STACK_CREDENTIALS
+    assert demo == {role: creds[role] for role in ("admin", "user", "viewer")}
     load = sorted(u["username"] for u in seeded if u["username"].startswith("load-"))
-    assert load == sorted(kind.LOAD_USERS["usernames"].split(","))
-    assert {u["password"] for u in seeded if u["username"] in load} == {kind.LOAD_USERS["password"]}
+    assert load == sorted(creds["load"]["usernames"].split(","))
+    assert {u["password"] for u in seeded if u["username"] in load} == {creds["load"]["password"]}
+    assert creds["other"]["username"] in load, "the second user must be one the gateway seeds"
     assert {u["role"] for u in seeded if u["username"] in load} == {"user"}

@@ -1,13 +1,19 @@
-"""Tokens: the public keys that sign them, login with a password, and refresh."""
+"""Tokens: the public keys that sign them, login with a password, refresh, and logout.
+
+Failed logins are throttled per username (`login_failure_burst`, refilled at
+`login_failure_refill_per_min`): a password cannot be guessed faster than that from any number
+of addresses, and a correct password is refused too while the name is throttled, so the answer
+does not tell a guesser when it hit. Each refresh token works once (see `sessions.py`).
+"""
 
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from reference_services.common.app import problem_responses
 from reference_services.gateway.api.deps import pool, services
-from reference_services.gateway.auth import AuthError, hash_password, verify_password
+from reference_services.gateway.auth import AuthError, Principal, hash_password, verify_password
 from reference_services.gateway.models import API, LoginRequest, RefreshRequest, TokenResponse
 
 router = APIRouter(tags=["auth"])
@@ -22,9 +28,18 @@ async def jwks(request: Request) -> dict[str, Any]:
     f"{API}/auth/login",
     response_model=TokenResponse,
     summary="Exchange username and password for tokens",
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 422, 429),
 )
 async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
+    gateway = services(request)
+    throttle = gateway.login_throttle
+    waiting = throttle.peek(body.username)
+    if not waiting.allowed:
+        raise HTTPException(
+            429,
+            f"too many failed logins for {body.username!r}: try again later",
+            headers={"Retry-After": throttle.retry_after_header(waiting)},
+        )
     row = await pool(request).fetchrow(
         "SELECT password_hash, roles FROM users WHERE username = $1", body.username
     )
@@ -32,23 +47,50 @@ async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
     stored = row["password_hash"] if row else hash_password("x")
     ok = await asyncio.to_thread(verify_password, body.password, stored)
     if row is None or not ok:
+        throttle.acquire(body.username)
         raise HTTPException(401, "unknown user or wrong password")
-    return services(request).tokens.issue(body.username, tuple(row["roles"]))
+    issued = await gateway.sessions.start(pool(request), body.username)
+    return gateway.tokens.issue(
+        body.username, tuple(row["roles"]), session=issued.session, refresh_id=issued.token_id
+    )
+
+
+def _refresh_principal(request: Request, token: str) -> Principal:
+    try:
+        return services(request).tokens.verify(token, typ="refresh")
+    except AuthError as exc:
+        raise HTTPException(401, str(exc)) from None
 
 
 @router.post(
     f"{API}/auth/refresh",
     response_model=TokenResponse,
-    summary="Exchange a refresh token for new tokens",
+    summary="Exchange a refresh token for new tokens (the old one stops working)",
     responses=problem_responses(401, 422),
 )
 async def refresh(body: RefreshRequest, request: Request) -> dict[str, Any]:
-    tokens = services(request).tokens
+    gateway = services(request)
+    who = _refresh_principal(request, body.refresh_token)
     try:
-        who = tokens.verify(body.refresh_token, typ="refresh")
+        issued = await gateway.sessions.rotate(pool(request), who.token_id, who.username)
     except AuthError as exc:
         raise HTTPException(401, str(exc)) from None
     row = await pool(request).fetchrow("SELECT roles FROM users WHERE username = $1", who.username)
     if row is None:
         raise HTTPException(401, "user no longer exists")
-    return tokens.issue(who.username, tuple(row["roles"]))
+    return gateway.tokens.issue(
+        who.username, tuple(row["roles"]), session=issued.session, refresh_id=issued.token_id
+    )
+
+
+@router.post(
+    f"{API}/auth/logout",
+    status_code=204,
+    summary="End the session of a refresh token (its access tokens expire on their own)",
+    responses=problem_responses(401, 422),
+)
+async def logout(body: RefreshRequest, request: Request) -> Response:
+    who = _refresh_principal(request, body.refresh_token)
+    if not await services(request).sessions.end(pool(request), who.token_id):
+        raise HTTPException(401, "unknown refresh token")
+    return Response(status_code=204)

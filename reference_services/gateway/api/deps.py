@@ -13,6 +13,7 @@ from reference_services.common.runtime import Runtime
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import AuthError, Principal, TokenService
 from reference_services.gateway.ratelimit import TokenBucketLimiter
+from reference_services.gateway.sessions import Sessions
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class Services:
     tokens: TokenService
     limiter: TokenBucketLimiter
     archive: ArchiveClient
+    sessions: Sessions
+    login_throttle: TokenBucketLimiter
 
 
 def services(request: Request) -> Services:
@@ -39,7 +42,10 @@ async def principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The caller of a valid access token, within its rate limit (else 401 or 429)."""
+    """The caller of a valid access token, within its rate limit (else 400, 401 or 429)."""
+    if len(request.headers.getlist("authorization")) > 1:
+        # Proxies and frameworks disagree on which of two headers counts: refuse both.
+        raise HTTPException(400, "more than one Authorization header")
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(
             401, "a Bearer access token is required", headers={"WWW-Authenticate": "Bearer"}
@@ -73,4 +79,4 @@ def require(*roles: str) -> Any:
 
 
 any_role = require("admin", "user", "viewer")
-AUTHN = problem_responses(401, 403, 429)
+AUTHN = problem_responses(400, 401, 403, 429)

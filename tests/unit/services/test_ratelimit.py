@@ -122,3 +122,18 @@ def test_without_full_buckets_the_least_recently_used_goes() -> None:
         clock.now += 0.1
     limiter.acquire("n")
     assert set(limiter._buckets) == {"a", "m", "n"}, "the least recently used bucket goes"
+
+
+def test_peek_tells_what_acquire_would_do_and_takes_nothing() -> None:
+    # The login throttle peeks before checking a password and charges only a failure.
+    clock = Clock()
+    limiter = TokenBucketLimiter(capacity=2, refill_per_s=0.5, clock=clock)
+    assert limiter.peek("a").allowed and limiter.peek("a").remaining == 2
+    limiter.acquire("a")
+    limiter.acquire("a")
+    for _ in range(3):
+        blocked = limiter.peek("a")
+        assert not blocked.allowed and blocked.retry_after_s == pytest.approx(2.0)
+    clock.now += 2.0
+    assert limiter.peek("a").allowed and limiter.acquire("a").allowed
+    assert not limiter.peek("a").allowed, "peeking must not have refilled or spent anything"
