@@ -42,6 +42,12 @@ def _print_usage(state: StackState) -> None:
         if load:
             names = load["usernames"].split(",")
             print(f"  load    {names[0]} … {names[-1]} / {load['password']} (Locust's accounts)")
+    accounts = {r: c for r, c in state.credentials.items() if r.startswith("oidc-")}
+    if accounts:
+        issuer = next(iter(accounts.values()))["issuer"]
+        print(f"\nOpenID provider {issuer}: service accounts (client credentials grant)")
+        for role, c in accounts.items():
+            print(f"  {role.removeprefix('oidc-'):<7} {c['client_id']} / {c['client_secret']}")
     user = state.credentials.get("user", {"username": "demo-user", "password": "demo-user-pass"})
     gw = e.get("gateway", "http://127.0.0.1:8000")
     print(

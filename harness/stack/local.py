@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import HarnessError
+from harness.infra import oidc
 from harness.infra._process import (
     ManagedProcess,
     ProcessRecord,
@@ -67,6 +68,7 @@ STOP_ORDER = (
     "segmentation",
     "runner",
     "archive",
+    "oidc",
     "toxiproxy",
     "opensearch",
     "postgres",
@@ -150,6 +152,15 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         infra = [_start("nats", nats), _start("postgres", postgres)]
         if opensearch is not None:
             infra.append(_start("opensearch", opensearch))
+        script = oidc.provider_script()
+        idp = oidc.OidcProvider(script, data / "oidc", logs / "oidc.log") if script else None
+        if idp is not None:
+            infra.append(_start("oidc", idp))
+        else:
+            notes.append(
+                "OpenID provider not installed (make setup; needs Node.js): the gateway accepts"
+                " only its own tokens"
+            )
         await _gather_all(infra)
         await postgres.create_databases(*DATABASES)
         os_url = opensearch.url if opensearch is not None else settings.opensearch_url
@@ -219,6 +230,7 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
                 "ALTLAS_DATABASE_URL": postgres.url("gateway", via("gateway->postgres", pg_at)),
                 "ALTLAS_ARCHIVE_URL": f"http://{via('gateway->archive', archive_at)}",
                 "ALTLAS_JWT_PRIVATE_KEY": _jwt_key(root / "secrets" / "jwt.pem"),
+                **({"ALTLAS_OIDC_ISSUER": idp.issuer} if idp is not None else {}),
                 "ALTLAS_SEED_USERS": json.dumps(
                     [{**u, "role": role} for role, u in DEMO_USERS.items()]
                     + [
@@ -247,6 +259,9 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     if toxiproxy is not None:
         endpoints["toxiproxy"] = toxiproxy.url
     credentials = dict(STACK_CREDENTIALS)
+    if idp is not None:
+        endpoints["oidc"] = idp.issuer
+        credentials.update(idp.credentials())
     if store is not None:
         endpoints["objectstore"] = store.url
         credentials["objectstore"] = store.location.to_json()

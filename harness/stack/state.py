@@ -26,6 +26,7 @@ COMPONENTS = (
     "opensearch",
     "toxiproxy",
     "objectstore",
+    "oidc",
     # Not a process: PostgreSQL's WAL archiving into the object store (pg_stat_archiver).
     "wal-archive",
 )

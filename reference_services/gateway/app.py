@@ -20,6 +20,7 @@ from reference_services.gateway.api import commands as commands_api
 from reference_services.gateway.api.deps import Services
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import TokenService, hash_password
+from reference_services.gateway.oidc import OidcVerifier
 from reference_services.gateway.projection import StatusProjection
 from reference_services.gateway.ratelimit import TokenBucketLimiter
 from reference_services.gateway.relay import OutboxRelay
@@ -43,6 +44,21 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         leeway_s=settings.jwt_leeway_s,
     )
     sessions = Sessions(settings.refresh_token_ttl_s)
+    oidc = (
+        OidcVerifier(
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            algorithms=settings.oidc_algorithms,
+            role_scopes=settings.oidc_role_scopes,
+            roles_claim=settings.oidc_roles_claim,
+            username_prefix=settings.oidc_username_prefix,
+            leeway_s=settings.jwt_leeway_s,
+            refetch_min_s=settings.oidc_jwks_refetch_min_s,
+            ttl_s=settings.oidc_jwks_ttl_s,
+        )
+        if settings.oidc_issuer
+        else None
+    )
     login_throttle = TokenBucketLimiter(
         settings.login_failure_burst, settings.login_failure_refill_per_min / 60
     )
@@ -103,6 +119,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         if relay is not None:
             await relay.stop()
         await archive.close()
+        if oidc is not None:
+            await oidc.close()
 
     app = create_app(
         title="ALT_LAS API Gateway",
@@ -116,7 +134,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         ),
         readiness=readiness,
     )
-    app.state.gateway = Services(tokens, limiter, archive, sessions, login_throttle)
+    app.state.gateway = Services(tokens, limiter, archive, sessions, login_throttle, oidc)
     for api in (auth_api, commands_api, archive_api):
         app.include_router(api.router)
     return app

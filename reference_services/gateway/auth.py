@@ -78,6 +78,21 @@ MAX_TOKEN_BYTES = 8192
 KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 
 
+def screened_header(token: str) -> dict[str, Any]:
+    """A token's header, after the refusals that need no key: too large, not a JWS, or naming
+    its own verification key (any verifier of ours applies them first)."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise AuthError(f"token too large (more than {MAX_TOKEN_BYTES} bytes)")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+    brought = [h for h in KEY_BEARING_HEADERS if h in header]
+    if brought:
+        raise AuthError(f"token names its own verification key ({', '.join(brought)})")
+    return header
+
+
 class TokenService:
     def __init__(
         self,
@@ -169,15 +184,7 @@ class TokenService:
         return principal
 
     def _verify_signed(self, token: str) -> tuple[Principal, str, float]:
-        if len(token) > MAX_TOKEN_BYTES:
-            raise AuthError(f"token too large (more than {MAX_TOKEN_BYTES} bytes)")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise AuthError(f"invalid token: {exc}") from None
-        brought = [h for h in KEY_BEARING_HEADERS if h in header]
-        if brought:
-            raise AuthError(f"token names its own verification key ({', '.join(brought)})")
+        header = screened_header(token)
         if header.get("kid") != self.kid:
             raise AuthError("token signed with an unknown key id")
         try:

@@ -27,6 +27,26 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     login_failure_refill_per_min: float = Field(10.0, gt=0)
     # Expired refresh tokens are deleted this often.
     session_prune_every_s: float = Field(3600.0, gt=0)
+    # An external OpenID provider whose access tokens the API accepts too (oidc.py); none: only
+    # the gateway's own tokens. Found by discovery at <issuer>/.well-known/openid-configuration.
+    oidc_issuer: str | None = None
+    oidc_audience: str = "urn:altlas:api"
+    oidc_algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256")
+    # Which granted scope means which role; and a claim listing roles by name (e.g. Keycloak's
+    # realm_access.roles), if the provider sends one.
+    oidc_role_scopes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "altlas.admin": "admin",
+            "altlas.user": "user",
+            "altlas.viewer": "viewer",
+        }
+    )
+    oidc_roles_claim: str | None = None
+    # The provider's subjects become users named <prefix><sub>, apart from local users.
+    oidc_username_prefix: str = Field("oidc:", min_length=1)
+    # Keys are refetched for an unknown kid at most this often, and refreshed this often anyway.
+    oidc_jwks_refetch_min_s: float = Field(1.0, ge=0)
+    oidc_jwks_ttl_s: float = Field(300.0, gt=0)
     # Demo users created at start-up; only the local stack sets this.
     seed_users: list[dict[str, str]] = Field(default_factory=list)
     archive_url: str = "http://127.0.0.1:8003"
@@ -45,6 +65,14 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     # Published outbox rows are deleted after this long (checked every outbox_prune_every_s).
     outbox_retention_s: float = Field(86_400.0, ge=300)
     outbox_prune_every_s: float = Field(600.0, gt=0)
+
+    @field_validator("oidc_role_scopes")
+    @classmethod
+    def _scope_roles(cls, mapping: dict[str, str]) -> dict[str, str]:
+        unknown = {r for r in mapping.values() if r not in ("admin", "user", "viewer")}
+        if unknown:
+            raise ValueError(f"oidc_role_scopes maps to unknown roles {sorted(unknown)}")
+        return mapping
 
     @field_validator("seed_users")
     @classmethod

@@ -2,9 +2,10 @@
 and kept on `app.state.gateway`), the database pool, and authentication — a Bearer access
 token, the caller's rate limit, and the roles an operation needs."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -12,6 +13,7 @@ from reference_services.common.app import problem_responses
 from reference_services.common.runtime import Runtime
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import AuthError, Principal, TokenService
+from reference_services.gateway.oidc import OidcVerifier, ProviderUnavailable
 from reference_services.gateway.ratelimit import TokenBucketLimiter
 from reference_services.gateway.sessions import Sessions
 
@@ -23,6 +25,10 @@ class Services:
     archive: ArchiveClient
     sessions: Sessions
     login_throttle: TokenBucketLimiter
+    # Access tokens of an external OpenID provider, when one is configured.
+    oidc: OidcVerifier | None = None
+    # Users of the provider already given a row (commands reference users), per process.
+    provisioned: set[str] = field(default_factory=set)
 
 
 def services(request: Request) -> Services:
@@ -52,11 +58,17 @@ async def principal(
         )
     gateway = services(request)
     try:
-        who = gateway.tokens.verify(creds.credentials)
+        if gateway.oidc is not None and gateway.oidc.owns(_unverified_issuer(creds.credentials)):
+            who = await gateway.oidc.verify(creds.credentials)
+            await _provision(request, gateway, who)
+        else:
+            who = gateway.tokens.verify(creds.credentials)
     except AuthError as exc:
         raise HTTPException(
             401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
         ) from None
+    except ProviderUnavailable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
     decision = gateway.limiter.acquire(who.username)
     if not decision.allowed:
         raise HTTPException(
@@ -65,6 +77,29 @@ async def principal(
             headers={"Retry-After": gateway.limiter.retry_after_header(decision)},
         )
     return who
+
+
+def _unverified_issuer(token: str) -> object:
+    """Which issuer a token claims (to pick its verifier; the verifier checks the claim)."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+
+
+PROVISION_SQL = (
+    "INSERT INTO users (username, password_hash, roles) VALUES ($1, '!', $2)"
+    " ON CONFLICT (username) DO UPDATE SET roles = EXCLUDED.roles"
+)
+
+
+async def _provision(request: Request, gateway: Services, who: Principal) -> None:
+    """Give a provider's user a row the first time this process sees it: commands reference
+    users. Its password hash ('!') matches no password, so it cannot log in locally."""
+    key = f"{who.username}|{','.join(who.roles)}"
+    if key not in gateway.provisioned:
+        await pool(request).execute(PROVISION_SQL, who.username, list(who.roles))
+        gateway.provisioned.add(key)
 
 
 def require(*roles: str) -> Any:
@@ -79,4 +114,5 @@ def require(*roles: str) -> Any:
 
 
 any_role = require("admin", "user", "viewer")
-AUTHN = problem_responses(400, 401, 403, 429)
+# 503: an external identity provider whose keys cannot be fetched.
+AUTHN = problem_responses(400, 401, 403, 429, 503)
