@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.bench.ceiling import ceiling
 from harness.bench.overhead import overhead
+from harness.bench.perimeter import perimeter
 from harness.bench.pipeline import at_rate, saturation
 from harness.stack.state import StackState
 
@@ -66,6 +67,8 @@ async def bench(
         loads.append(result)
     progress(f"(c) gateway GET /commands/{{id}} vs a bare ASGI app, {read_seconds:.0f} s rounds…")
     over = await overhead(state, concurrency=16, seconds=read_seconds)
+    progress("(d) the perimeter: shared vs per-process limiter, OpenID vs own token…")
+    edge = await perimeter(state, concurrency=16, seconds=read_seconds)
     pipeline_ratio = sat["archived_per_s"] / ceil["per_s"] if ceil["per_s"] else 0.0
     gateway_ratio = (
         over["gateway"]["per_s"] / over["bare"]["per_s"] if over["bare"]["per_s"] else 0.0
@@ -80,6 +83,7 @@ async def bench(
         "pipeline": {"saturation": sat, "fixed_loads": loads},
         "ceiling": ceil,
         "overhead": over,
+        "perimeter": edge,
         "ratios": {
             "pipeline_over_ceiling": round(pipeline_ratio, 4),
             "gateway_over_bare_throughput": round(gateway_ratio, 4),
@@ -121,6 +125,22 @@ def print_summary(result: dict[str, Any]) -> None:
         f"      bare ASGI, same read        {over['bare']['per_s']:>9.1f} req/s"
         f"   p50 {over['bare']['p50_ms']} ms"
     )
+    edge = result.get("perimeter", {})
+    if "skipped" in edge:
+        print(f"  (d) perimeter: skipped ({edge['skipped']})")
+    elif edge:
+        for name, label in (
+            ("local_limit", "per-process limiter"),
+            ("shared_limit", "shared limiter (NATS)"),
+            ("oidc_token", "  … with an OpenID token"),
+        ):
+            run = edge.get(name, {})
+            if "per_s" in run:
+                print(f"  (d) {label:<28} {run['per_s']:>9.1f} req/s   p50 {run['p50_ms']} ms")
+        er = edge["ratios"]
+        print(f"  ratio shared / per-process limiter {er['shared_over_local_limit_throughput']}")
+        if "oidc_over_own_token_throughput" in er:
+            print(f"  ratio OpenID / own token        {er['oidc_over_own_token_throughput']:>9.3f}")
     print(f"  ratio pipeline / ceiling        {r['pipeline_over_ceiling']:>9.3f}")
     print(f"  ratio gateway / bare (req/s)    {r['gateway_over_bare_throughput']:>9.3f}")
 

@@ -404,6 +404,87 @@ async def _user_patches(ctx: Context) -> httpx.Response:
     )
 
 
+# --- API keys --------------------------------------------------------------------------------
+
+
+async def _new_key(ctx: Context, token: str | None = None, **body: Any) -> dict[str, Any]:
+    resp = await ctx.http.post(
+        f"{API}/api-keys",
+        json={"name": "attack corpus", **body},
+        headers={"Authorization": f"Bearer {token or ctx.tokens['access_token']}"},
+    )
+    if resp.status_code == 404:
+        raise Skip(f"the target has no {API}/api-keys")
+    if resp.status_code != 201:
+        raise Skip(f"could not create an API key: {_describe(resp)}")
+    created: dict[str, Any] = resp.json()
+    return created
+
+
+async def _with_key(ctx: Context, key: str, path: str | None = None) -> httpx.Response:
+    return await ctx.http.get(path or ctx.target, headers={"X-API-Key": key})
+
+
+@case("revoked-api-key", "an API key used after its owner revoked it", 401)
+async def _revoked_key(ctx: Context) -> Answer:
+    created = await _new_key(ctx)
+    if (await _with_key(ctx, created["key"])).status_code != 200:
+        return WRONG, "the fresh key did not work before its revocation"
+    gone = await ctx.http.delete(
+        f"{API}/api-keys/{created['id']}",
+        headers={"Authorization": f"Bearer {ctx.tokens['access_token']}"},
+    )
+    if gone.status_code != 204:
+        return WRONG, f"revocation answered {_describe(gone)}"
+    return await _with_key(ctx, created["key"])
+
+
+@case("tampered-api-key", "a real API key with one character of its secret changed", 401)
+async def _tampered_key(ctx: Context) -> Answer:
+    key = (await _new_key(ctx))["key"]
+    flipped = key[:-1] + ("A" if key[-1] != "A" else "B")
+    return await ctx.http.get(ctx.target, headers={"Authorization": f"ApiKey {flipped}"})
+
+
+@case("api-key-off-its-routes", "a key limited to the archive used on a command", 403)
+async def _key_routes(ctx: Context) -> Answer:
+    key = (await _new_key(ctx, routes=[f"{API}/archive"]))["key"]
+    return await _with_key(ctx, key)
+
+
+@case("api-key-role-escalation", "a user creates a key with the admin role", 403)
+async def _key_escalation(ctx: Context) -> Answer:
+    resp = await ctx.http.post(
+        f"{API}/api-keys",
+        json={"name": "escalation", "roles": ["admin"]},
+        headers={"Authorization": f"Bearer {ctx.tokens['access_token']}"},
+    )
+    if resp.status_code == 404:
+        raise Skip(f"the target has no {API}/api-keys")
+    return resp
+
+
+@case("api-key-mints-api-keys", "an API key used to create another API key", 403)
+async def _key_mints(ctx: Context) -> Answer:
+    key = (await _new_key(ctx))["key"]
+    return await ctx.http.post(
+        f"{API}/api-keys", json={"name": "minted"}, headers={"X-API-Key": key}
+    )
+
+
+@case("idor-api-key", "a second user revokes the victim's API key", 404)
+async def _idor_key_revoke(ctx: Context) -> Answer:
+    created = await _new_key(ctx)
+    token = await _as_other(ctx)
+    resp = await ctx.http.delete(
+        f"{API}/api-keys/{created['id']}", headers={"Authorization": f"Bearer {token}"}
+    )
+    still = await _with_key(ctx, created["key"])
+    if still.status_code != 200:
+        return ACCEPTED, f"{_describe(resp)}, and the victim's key stopped working"
+    return resp
+
+
 # --- smuggled headers and floods ---------------------------------------------------------------
 
 

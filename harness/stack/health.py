@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from harness.infra import objectstore, oidc
+from harness.infra import objectstore, oidc, vault
 from harness.infra._process import pid_alive
 from harness.stack.state import COMPONENTS, StackState
 
@@ -82,6 +82,9 @@ async def _check(name: str, url: str, state: StackState) -> tuple[bool, str]:
         return await _archiver(url)
     if name == "objectstore":
         return (True, "health 200") if await objectstore.healthy(url) else (False, "unhealthy")
+    if name == "vault":
+        ok = await vault.healthy(url)
+        return ok, "unsealed, active" if ok else "sealed, standby or down"
     if name == "oidc":
         ok = await oidc.discoverable(url)
         return ok, "discovery document served" if ok else "no discovery document"

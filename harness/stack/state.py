@@ -27,6 +27,7 @@ COMPONENTS = (
     "toxiproxy",
     "objectstore",
     "oidc",
+    "vault",
     # Not a process: PostgreSQL's WAL archiving into the object store (pg_stat_archiver).
     "wal-archive",
 )

@@ -145,7 +145,10 @@ def create_app(
     description: str,
     lifespan: Any,
     readiness: Readiness,
+    inner_middleware: tuple[Any, ...] = (),
 ) -> FastAPI:
+    """The app with what every service shares; `inner_middleware` runs inside the correlation
+    middleware (so its answers, e.g. a 304, are what the request metrics count)."""
     app = FastAPI(
         title=title,
         version=version,
@@ -155,6 +158,8 @@ def create_app(
         responses=problem_responses(400, 422, 500),
     )
 
+    for middleware in inner_middleware:
+        app.add_middleware(middleware)
     app.add_middleware(CorrelationMiddleware)
 
     @app.exception_handler(StarletteHTTPException)

@@ -127,6 +127,25 @@ class Messaging:
             ) from exc
         metrics.PUBLISHED.labels(subject).inc()
 
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 1.0,
+    ) -> Msg:
+        """A core NATS request (a JetStream API call, a counter increment); TransientError when
+        there is no connection or no answer in time."""
+        if self._nc is None or not self._nc.is_connected:
+            raise TransientError("not connected to NATS")
+        try:
+            return await self._nc.request(subject, payload, timeout=timeout, headers=headers)
+        except Exception as exc:
+            raise TransientError(
+                f"request to {subject} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
     def consume(self, spec: topology.ConsumerSpec, handler: Handler) -> Consumer:
         consumer = Consumer(self, spec, handler)
         self._consumers.append(consumer)

@@ -3,6 +3,8 @@ the outbox relay and the status projection, and the routers of its public API un
 (`api/`: auth, commands, archive; models in `models.py`)."""
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from pathlib import Path
 
@@ -11,32 +13,79 @@ from fastapi import FastAPI
 from reference_services.common import topology
 from reference_services.common.app import Readiness, create_app
 from reference_services.common.db import Database
+from reference_services.common.errors import TransientError
 from reference_services.common.resilience import CircuitBreaker, RetryPolicy
 from reference_services.common.runtime import Runtime, lifespan_for
 from reference_services.common.tasks import every, supervised
 from reference_services.gateway.api import archive as archive_api
 from reference_services.gateway.api import auth as auth_api
 from reference_services.gateway.api import commands as commands_api
+from reference_services.gateway.api import keys as keys_api
 from reference_services.gateway.api.deps import Services
+from reference_services.gateway.apikeys import ApiKeys
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import TokenService, hash_password
+from reference_services.gateway.caching import ETagMiddleware
 from reference_services.gateway.oidc import OidcVerifier
 from reference_services.gateway.projection import StatusProjection
 from reference_services.gateway.ratelimit import TokenBucketLimiter
 from reference_services.gateway.relay import OutboxRelay
+from reference_services.gateway.secrets_store import GatewaySecrets, SecretStore, SecretStoreError
 from reference_services.gateway.sessions import Sessions
 from reference_services.gateway.settings import GatewaySettings
+from reference_services.gateway.shared_ratelimit import SharedLimiter
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+async def _refresh_keys(store: SecretStore, tokens: TokenService) -> None:
+    """Apply the signing keys the store holds now (a rotation); the pepper stays as started."""
+    found = await asyncio.to_thread(store.read)
+    previous = tuple((k.kid, k.public_pem) for k in found.previous_keys)
+    if found.jwt_key_id != tokens.kid or {k for k, _ in previous} != tokens.previous_kids():
+        tokens.set_keys(found.jwt_private_key, found.jwt_key_id, previous)
+        log.info(
+            "signing key now %s (version %s); still verifying %s",
+            found.jwt_key_id, found.version, [k for k, _ in previous],
+        )  # fmt: skip
+
+
+def _derived_pepper(private_pem: str) -> str:
+    return hmac.new(private_pem.encode(), b"altlas api-key pepper", hashlib.sha256).hexdigest()
+
+
+def _store(settings: GatewaySettings) -> SecretStore | None:
+    if not settings.vault_addr:
+        return None
+    return SecretStore(
+        settings.vault_addr,
+        settings.vault_role_id or "",
+        settings.vault_secret_id or "",
+        mount=settings.vault_kv_mount,
+        path=settings.vault_secret_path,
+    )
+
+
+def _initial_secrets(settings: GatewaySettings, store: SecretStore | None) -> GatewaySecrets:
+    if store is not None:
+        found = store.read()  # no start without it: SecretStoreError ends the process
+        log.info("secrets read from %s (version %s)", settings.vault_addr, found.version)
+        return found
+    if not settings.jwt_private_key:  # the settings' validator already refused this
+        raise SecretStoreError("no signing key")
+    return GatewaySecrets(settings.jwt_private_key, settings.jwt_key_id, settings.api_key_pepper)
+
+
 def build_app(settings: GatewaySettings) -> FastAPI:
     readiness = Readiness()
     runtime = Runtime(settings, readiness)
+    store = _store(settings)
+    secrets = _initial_secrets(settings, store)
     tokens = TokenService(
-        settings.jwt_private_key,
-        kid=settings.jwt_key_id,
+        secrets.jwt_private_key,
+        kid=secrets.jwt_key_id,
+        previous=tuple((k.kid, k.public_pem) for k in secrets.previous_keys),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         access_ttl_s=settings.access_token_ttl_s,
@@ -44,6 +93,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         leeway_s=settings.jwt_leeway_s,
     )
     sessions = Sessions(settings.refresh_token_ttl_s)
+    api_keys = ApiKeys(secrets.api_key_pepper or _derived_pepper(secrets.jwt_private_key))
     oidc = (
         OidcVerifier(
             settings.oidc_issuer,
@@ -62,7 +112,12 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     login_throttle = TokenBucketLimiter(
         settings.login_failure_burst, settings.login_failure_refill_per_min / 60
     )
-    limiter = TokenBucketLimiter(settings.rate_limit_capacity, settings.rate_limit_refill_per_s)
+    limiter = SharedLimiter(
+        runtime.messaging if settings.rate_limit_shared else None,
+        settings.rate_limit_capacity,
+        settings.rate_limit_refill_per_s,
+        timeout_s=settings.rate_limit_store_timeout_s,
+    )
     archive = ArchiveClient(
         settings.archive_url,
         settings.archive_timeout_s,
@@ -87,6 +142,10 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 hash_password(user["password"]),
                 [user["role"]],
             )
+        try:
+            await limiter.provision()
+        except TransientError as exc:  # an older NATS, no JetStream: limits stay per process
+            log.error("rate-limit counters unavailable, limiting per process: %s", exc)
         relay = OutboxRelay(
             pool,
             rt.messaging,
@@ -99,6 +158,17 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         rt.extras["relay"] = relay
         rt.messaging.consume(topology.GATEWAY_PROJECTION, StatusProjection(pool))
         stopping = rt.extras["stopping"] = asyncio.Event()
+        if store is not None:
+            rt.extras["secret_refresh"] = supervised(
+                "secret-refresh",
+                lambda: every(
+                    "secret refresh",
+                    settings.vault_refresh_s,
+                    lambda: _refresh_keys(store, tokens),
+                    stopping,
+                ),
+                stopping,
+            )
         rt.extras["session_prune"] = supervised(
             "session-prune",
             lambda: every(
@@ -115,6 +185,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         if "stopping" in rt.extras:
             rt.extras["stopping"].set()
             await rt.extras["session_prune"]
+            if "secret_refresh" in rt.extras:
+                await rt.extras["secret_refresh"]
         relay: OutboxRelay | None = rt.extras.get("relay")
         if relay is not None:
             await relay.stop()
@@ -133,8 +205,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             runtime, database=Database(settings, MIGRATIONS), start=start, stop=stop
         ),
         readiness=readiness,
+        inner_middleware=(ETagMiddleware,),
     )
-    app.state.gateway = Services(tokens, limiter, archive, sessions, login_throttle, oidc)
-    for api in (auth_api, commands_api, archive_api):
+    app.state.gateway = Services(tokens, limiter, archive, sessions, login_throttle, api_keys, oidc)
+    for api in (auth_api, commands_api, archive_api, keys_api):
         app.include_router(api.router)
     return app

@@ -104,13 +104,9 @@ class TokenService:
         access_ttl_s: int,
         refresh_ttl_s: int,
         leeway_s: float = 30.0,
+        previous: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-        if not isinstance(key, RSAPrivateKey):
-            raise ValueError("jwt_private_key must be an RSA private key in PEM")
-        self._private = key
-        self._public: RSAPublicKey = key.public_key()
-        self.kid = kid
+        self.set_keys(private_pem, kid, previous)
         self.issuer = issuer
         self.audience = audience
         self.access_ttl_s = access_ttl_s
@@ -118,6 +114,30 @@ class TokenService:
         # Clock skew allowed on exp, nbf and iat between this service and whoever checks.
         self.leeway_s = leeway_s
         self._verified: OrderedDict[str, tuple[Principal, str, float]] = OrderedDict()
+
+    def set_keys(
+        self, private_pem: str, kid: str, previous: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        """Sign with `private_pem` (key id `kid`) from now on; tokens of the `previous` keys
+        (kid, public PEM) still verify and are listed in the JWKS — a rotation's overlap."""
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        if not isinstance(key, RSAPrivateKey):
+            raise ValueError("jwt_private_key must be an RSA private key in PEM")
+        public: dict[str, RSAPublicKey] = {kid: key.public_key()}
+        for old_kid, pem in previous:
+            old = serialization.load_pem_public_key(pem.encode())
+            if not isinstance(old, RSAPublicKey):
+                raise ValueError(f"previous key {old_kid!r} must be an RSA public key in PEM")
+            public.setdefault(old_kid, old)
+        dropped = set(getattr(self, "_public_keys", {})) - set(public)
+        self._private = key
+        self._public_keys = public
+        self.kid = kid
+        if dropped and hasattr(self, "_verified"):
+            self._verified.clear()  # a remembered token of a withdrawn key must not live on
+
+    def previous_kids(self) -> set[str]:
+        return set(self._public_keys) - {self.kid}
 
     def issue(
         self, username: str, roles: tuple[str, ...], *, session: str, refresh_id: str
@@ -185,12 +205,13 @@ class TokenService:
 
     def _verify_signed(self, token: str) -> tuple[Principal, str, float]:
         header = screened_header(token)
-        if header.get("kid") != self.kid:
+        public = self._public_keys.get(str(header.get("kid")))
+        if public is None:
             raise AuthError("token signed with an unknown key id")
         try:
             claims = jwt.decode(
                 token,
-                self._public,
+                public,
                 algorithms=["RS256"],
                 audience=self.audience,
                 issuer=self.issuer,
@@ -206,16 +227,12 @@ class TokenService:
         return who, str(claims.get("typ")), float(claims["exp"])
 
     def jwks(self) -> dict[str, Any]:
-        numbers = self._public.public_numbers()
-        return {
-            "keys": [
-                {
-                    "kty": "RSA",
-                    "use": "sig",
-                    "alg": "RS256",
-                    "kid": self.kid,
-                    "n": _b64(numbers.n),
-                    "e": _b64(numbers.e),
-                }
-            ]
-        }
+        """Every key a token of ours may be signed with: the current one first."""
+        keys = []
+        for kid, public in self._public_keys.items():
+            numbers = public.public_numbers()
+            keys.append(
+                {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+                 "n": _b64(numbers.n), "e": _b64(numbers.e)}
+            )  # fmt: skip
+        return {"keys": keys}

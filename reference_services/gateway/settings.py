@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import ClassVar
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from reference_services.common.settings import DatabaseSettings, ServiceSettings
@@ -10,16 +12,29 @@ from reference_services.common.settings import DatabaseSettings, ServiceSettings
 
 class GatewaySettings(ServiceSettings, DatabaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", env_prefix="ALTLAS_")
+    # At least one of each group must be set (checked below; the manifests' policy reads it).
+    REQUIRED_ONE_OF: ClassVar[tuple[tuple[str, ...], ...]] = (("jwt_private_key", "vault_addr"),)
 
     service_name: str = "gateway"
     port: int = 8000
-    # RS256 signing key (PEM). Required: a gateway without a key must not start.
-    jwt_private_key: str = Field(..., min_length=100)
+    # RS256 signing key (PEM), here or in the secret store: a gateway without one must not start.
+    jwt_private_key: str | None = Field(None, min_length=100)
     jwt_key_id: str = "altlas-1"
+    # A Vault-compatible KV v2 store (OpenBao) holding the signing key and the API-key pepper
+    # (secrets_store.py), read through AppRole at start-up and every vault_refresh_s.
+    vault_addr: str | None = None
+    vault_role_id: str | None = None
+    vault_secret_id: str | None = None
+    vault_kv_mount: str = "secret"
+    vault_secret_path: str = "altlas/gateway"  # noqa: S105 a path, not a secret
+    vault_refresh_s: float = Field(30.0, gt=0)
     jwt_issuer: str = "altlas-gateway"
     jwt_audience: str = "altlas-api"
     access_token_ttl_s: int = Field(900, ge=30)
     refresh_token_ttl_s: int = Field(86_400, ge=60)
+    # HMAC key over stored API-key hashes (apikeys.py); unset: derived from jwt_private_key, so
+    # replicas sharing the signing key agree. Rotating it invalidates every API key.
+    api_key_pepper: str | None = Field(None, min_length=16)
     # Clock skew tolerated on a token's exp, nbf and iat.
     jwt_leeway_s: float = Field(30.0, ge=0, le=300)
     # Failed logins per username: this many at once, then this many a minute.
@@ -60,11 +75,24 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     archive_retry_base_s: float = Field(0.05, gt=0, le=1.0)
     rate_limit_capacity: float = Field(200.0, gt=0)
     rate_limit_refill_per_s: float = Field(100.0, gt=0)
+    # Count the limits in NATS, shared by every replica (shared_ratelimit.py); off: per process.
+    rate_limit_shared: bool = True
+    # How long a request waits for the counter store before the local bucket judges it.
+    rate_limit_store_timeout_s: float = Field(0.25, gt=0, le=5)
     outbox_poll_s: float = Field(1.0, gt=0)
     outbox_batch: int = Field(100, ge=1, le=1000)
     # Published outbox rows are deleted after this long (checked every outbox_prune_every_s).
     outbox_retention_s: float = Field(86_400.0, ge=300)
     outbox_prune_every_s: float = Field(600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _a_signing_key(self) -> GatewaySettings:
+        if self.vault_addr:
+            if not (self.vault_role_id and self.vault_secret_id):
+                raise ValueError("vault_addr needs vault_role_id and vault_secret_id (AppRole)")
+        elif not self.jwt_private_key:
+            raise ValueError("set jwt_private_key, or vault_addr to read it from a secret store")
+        return self
 
     @field_validator("oidc_role_scopes")
     @classmethod

@@ -141,7 +141,8 @@ async def test_a_key_rotation_needs_no_gateway_restart(
     config = _provider_config(stack)
     before = await _token(idp, "viewer")
     old_kid = forge.parts(before)[0]["kid"]
-    gateway_pid = stack.processes["gateway"].pid
+    # Read now: earlier tests may have restarted the gateway since the session began.
+    gateway_pid = load_state(harness_settings).processes["gateway"].pid
     assert (await _get(gateway, before, f"{API}/archive/search")).status_code == 200
     new_kid = oidc.rotate_keys(config)
     await local.restart(harness_settings, "oidc", progress=lambda _: None)

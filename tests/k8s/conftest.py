@@ -34,6 +34,7 @@ def settings_specs() -> dict[str, policy.SettingsSpec]:
         name: policy.SettingsSpec(
             fields=frozenset(cls.model_fields),
             required=frozenset(n for n, f in cls.model_fields.items() if f.is_required()),
+            one_of=getattr(cls, "REQUIRED_ONE_OF", ()),
         )
         for name, cls in classes.items()
     }

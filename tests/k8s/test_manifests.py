@@ -97,6 +97,7 @@ def test_services_accept_the_environment_they_are_given(
         assert (settings.host, settings.port) == ("0.0.0.0", policy.SERVICE_PORT)  # noqa: S104
         assert settings.nats_url == "nats://nats:4222"
         if isinstance(settings, GatewaySettings):
+            assert settings.jwt_private_key, f"{workload.ref}: the gateway gets its signing key"
             TokenService(  # what the gateway does with the key at start-up
                 settings.jwt_private_key,
                 kid=settings.jwt_key_id,

@@ -65,6 +65,9 @@ class SettingsSpec:
 
     fields: frozenset[str]
     required: frozenset[str]
+    # Groups of fields of which at least one must be given (the gateway's signing key, or the
+    # secret store it reads it from).
+    one_of: tuple[tuple[str, ...], ...] = ()
 
 
 def settings_and_ports(
@@ -97,6 +100,13 @@ def settings_and_ports(
                     found.append(
                         f"{w.ref}: expected the required setting ALTLAS_{req.upper()}"
                         ", found it missing"
+                    )
+            for group in spec.one_of if spec is not None else ():
+                names = [f"ALTLAS_{g.upper()}" for g in group]
+                if not any(n in env for n in names):
+                    found.append(
+                        f"{w.ref}: expected the required setting {' or '.join(names)}"
+                        ", found none of them"
                     )
         port_env = env.get("ALTLAS_PORT")
         port = int(port_env.value) if port_env and port_env.value else None

@@ -6,25 +6,28 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from reference_services.common.app import problem_responses
 from reference_services.common.runtime import Runtime
+from reference_services.gateway.apikeys import ApiKeys
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import AuthError, Principal, TokenService
 from reference_services.gateway.oidc import OidcVerifier, ProviderUnavailable
 from reference_services.gateway.ratelimit import TokenBucketLimiter
 from reference_services.gateway.sessions import Sessions
+from reference_services.gateway.shared_ratelimit import SharedLimiter
 
 
 @dataclass(frozen=True)
 class Services:
     tokens: TokenService
-    limiter: TokenBucketLimiter
+    limiter: SharedLimiter
     archive: ArchiveClient
     sessions: Sessions
     login_throttle: TokenBucketLimiter
+    api_keys: ApiKeys
     # Access tokens of an external OpenID provider, when one is configured.
     oidc: OidcVerifier | None = None
     # Users of the provider already given a row (commands reference users), per process.
@@ -42,41 +45,70 @@ def pool(request: Request) -> Any:
 
 
 bearer = HTTPBearer(auto_error=False)
+# Documents the other way in: an API key as X-API-Key (or `Authorization: ApiKey …`).
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 async def principal(
     request: Request,
+    response: Response,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
     """The caller of a valid access token, within its rate limit (else 400, 401 or 429)."""
-    if len(request.headers.getlist("authorization")) > 1:
+    authorization = request.headers.getlist("authorization")
+    if len(authorization) > 1:
         # Proxies and frameworks disagree on which of two headers counts: refuse both.
         raise HTTPException(400, "more than one Authorization header")
+    gateway = services(request)
+    scheme, _, value = (authorization[0] if authorization else "").partition(" ")
+    if x_api_key is not None and authorization:
+        raise HTTPException(400, "give one credential: Authorization or X-API-Key, not both")
+    if scheme.lower() == "apikey" or x_api_key is not None:
+        who = await _api_key_caller(request, gateway, x_api_key or value.strip())
+    else:
+        who = await _token_caller(request, gateway, creds)
+    # The limit follows the credential: a key has its own, apart from its owner's sessions.
+    limit_key = who.session if who.session.startswith("apikey:") else who.username
+    limit = await gateway.limiter.acquire("api", limit_key)
+    if not limit.decision.allowed:
+        raise HTTPException(
+            429, f"rate limit exceeded for user {who.username!r}", headers=limit.headers()
+        )
+    response.headers.update(limit.headers())
+    return who
+
+
+async def _api_key_caller(request: Request, gateway: Services, key: str) -> Principal:
+    try:
+        return await gateway.api_keys.verify(pool(request), key, request.url.path)
+    except AuthError as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "ApiKey"}) from None
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
+async def _token_caller(
+    request: Request, gateway: Services, creds: HTTPAuthorizationCredentials | None
+) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(
-            401, "a Bearer access token is required", headers={"WWW-Authenticate": "Bearer"}
+            401,
+            "a Bearer access token or an API key is required",
+            headers={"WWW-Authenticate": "Bearer"},
         )
-    gateway = services(request)
     try:
         if gateway.oidc is not None and gateway.oidc.owns(_unverified_issuer(creds.credentials)):
             who = await gateway.oidc.verify(creds.credentials)
             await _provision(request, gateway, who)
-        else:
-            who = gateway.tokens.verify(creds.credentials)
+            return who
+        return gateway.tokens.verify(creds.credentials)
     except AuthError as exc:
         raise HTTPException(
             401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
         ) from None
     except ProviderUnavailable as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
-    decision = gateway.limiter.acquire(who.username)
-    if not decision.allowed:
-        raise HTTPException(
-            429,
-            f"rate limit exceeded for user {who.username!r}",
-            headers={"Retry-After": gateway.limiter.retry_after_header(decision)},
-        )
-    return who
 
 
 def _unverified_issuer(token: str) -> object:

@@ -164,3 +164,29 @@ def test_a_token_changed_after_it_was_remembered_is_verified_afresh(pem: str) ->
     forged = f"{head}.{payload}.{sig[:-4]}AAAA"
     with pytest.raises(AuthError, match="invalid token"):
         svc.verify(forged)
+
+
+def test_a_rotated_keyring_verifies_old_tokens_and_signs_with_the_new_key(pem: str) -> None:
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_pem_private_key,
+    )
+
+    svc = _service(pem)
+    old_token = _issue(svc, "u", ("user",))["access_token"]
+    old_public = (
+        load_pem_private_key(pem.encode(), password=None)
+        .public_key()
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    svc.set_keys(_pem(), "k2", (("k1", old_public),))
+    assert [k["kid"] for k in svc.jwks()["keys"]] == ["k2", "k1"], "both keys are published"
+    assert svc.verify(old_token).username == "u", "the old key's token, during the overlap"
+    new_token = _issue(svc, "u", ("user",))["access_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == "k2"
+    svc.set_keys(_pem(), "k3")  # the overlap is over: k1 (and k2) withdrawn
+    for token in (old_token, new_token):
+        with pytest.raises(AuthError, match="unknown key id"):
+            svc.verify(token)  # even though it was remembered as verified

@@ -1,0 +1,204 @@
+"""Rate limits shared by every gateway replica, counted in a JetStream counter stream.
+
+Each key (a route class and a caller) has a limit of `capacity` requests per window of
+`capacity / refill_per_s` seconds, judged by a **sliding window**: the current window's count
+plus the previous window's, weighted by how much of it still lies within one window of now
+(`prev × (1 − f) + curr`). Over any interval of t seconds that admits about `capacity +
+refill_per_s × t`, the token bucket's promise, however many replicas share the counts.
+
+A request is one `Nats-Incr: 1` to the subject `altlas.ratelimit.<class>.<key digest>.<window>`
+(the server answers with the new total: no read-modify-write, no conflicts between replicas);
+the previous window's total is read once per window and cached; a refused request takes its
+increment back (`Nats-Incr: -1`), so being refused does not use up the limit.
+
+If the store does not answer within `timeout_s`, the limiter **fails open to a local bucket**
+(the per-process `TokenBucketLimiter`, same capacity and refill): the gateway keeps serving,
+each replica within the limit on its own (N replicas admit up to N times the limit until the
+store is back). That is the documented choice: an outage of the counter store must not become
+an outage of the API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from reference_services.common import topology
+from reference_services.common.errors import TransientError
+from reference_services.gateway.ratelimit import Decision, TokenBucketLimiter
+
+log = logging.getLogger(__name__)
+
+
+class Requester(Protocol):
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 1.0,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Limit:
+    """What the headers of an answer say about the caller's limit."""
+
+    decision: Decision
+    limit: int
+    window_s: float
+    reset_s: float
+    shared: bool
+
+    def headers(self) -> dict[str, str]:
+        remaining = max(0, math.floor(self.decision.remaining))
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": str(max(0, math.ceil(self.reset_s))),
+            "RateLimit-Policy": f"{self.limit};w={self.window_s:g}",
+        }
+        if not self.decision.allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(self.decision.retry_after_s)))
+        return headers
+
+
+STREAM_CONFIG: dict[str, Any] = {
+    "name": topology.RATE_LIMIT_STREAM,
+    "subjects": [f"{topology.RATE_LIMIT_PREFIX}.>"],
+    "allow_msg_counter": True,
+    "allow_direct": True,
+    "storage": "memory",
+    "max_msgs_per_subject": 1,
+    "max_age": int(topology.RATE_LIMIT_MAX_AGE_S * 1e9),
+    "discard": "old",
+    "num_replicas": 1,
+}
+
+
+def digest(key: str) -> str:
+    """A subject token for any key (names hold dots, spaces, Turkish letters)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class SharedLimiter:
+    def __init__(
+        self,
+        store: Requester | None,
+        capacity: float,
+        refill_per_s: float,
+        *,
+        timeout_s: float = 0.25,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.limit = max(1, int(capacity))
+        self.window_s = capacity / refill_per_s
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self.fallback = TokenBucketLimiter(capacity, refill_per_s)
+        self._previous: dict[str, tuple[int, int]] = {}  # subject prefix -> (window, total)
+        self.degraded = False
+
+    async def provision(self) -> None:
+        """Create the counter stream, or bring it to this config (idempotent)."""
+        if self.store is None:
+            return
+        body = json.dumps(STREAM_CONFIG).encode()
+        for verb in ("CREATE", "UPDATE"):
+            reply = await self.store.request(
+                f"$JS.API.STREAM.{verb}.{topology.RATE_LIMIT_STREAM}", body, timeout=5.0
+            )
+            answer = json.loads(reply.data)
+            if "error" not in answer:
+                return
+            if verb == "CREATE" and answer["error"].get("err_code") == 10058:  # name in use
+                continue
+            raise TransientError(f"rate-limit stream {verb.lower()}: {answer['error']}")
+
+    async def _incr(self, subject: str, by: int) -> int:
+        if self.store is None:
+            raise TransientError("no shared store")
+        reply = await self.store.request(
+            subject, b"", headers={"Nats-Incr": str(by)}, timeout=self.timeout_s
+        )
+        answer = json.loads(reply.data)
+        if "val" not in answer:
+            raise TransientError(f"counter {subject}: {answer.get('error', answer)}")
+        return int(answer["val"])
+
+    async def _total(self, prefix: str, window: int) -> int:
+        cached = self._previous.get(prefix)
+        if cached is not None and cached[0] == window:
+            return cached[1]
+        query = json.dumps({"last_by_subj": f"{prefix}.{window}"}).encode()
+        if self.store is None:
+            raise TransientError("no shared store")
+        reply = await self.store.request(
+            f"$JS.API.DIRECT.GET.{topology.RATE_LIMIT_STREAM}", query, timeout=self.timeout_s
+        )
+        status = (reply.headers or {}).get("Status")
+        total = 0 if status == "404" else int(json.loads(reply.data or b"{}").get("val", 0))
+        if len(self._previous) > 100_000:
+            self._previous.clear()
+        self._previous[prefix] = (window, total)
+        return total
+
+    async def acquire(self, route_class: str, key: str) -> Limit:
+        now = self.clock()
+        window = int(now // self.window_s)
+        into = (now - window * self.window_s) / self.window_s
+        prefix = f"{topology.RATE_LIMIT_PREFIX}.{route_class}.{digest(key)}"
+        if self.store is None:  # configured per process (rate_limit_shared off)
+            return self._local(f"{route_class}:{key}")
+        try:
+            current = await self._incr(f"{prefix}.{window}", 1)
+            previous = await self._total(prefix, window - 1)
+        except (TransientError, ValueError) as exc:
+            return self._fall_back(f"{route_class}:{key}", exc)
+        if self.degraded:
+            self.degraded = False
+            log.info("rate-limit store answers again: limits are shared")
+        estimate = previous * (1 - into) + current
+        reset_s = self.window_s * (1 - into)
+        if estimate <= self.limit:
+            return Limit(Decision(True, self.limit - estimate, 0.0), self.limit, self.window_s,
+                         reset_s, True)  # fmt: skip
+        try:
+            await self._incr(f"{prefix}.{window}", -1)
+        except TransientError as exc:  # the count stays one high until the window ends
+            log.debug("could not take back a refused request's count: %s", exc)
+        return Limit(
+            Decision(False, 0.0, self._wait(previous, current - 1, into)),
+            self.limit,
+            self.window_s,
+            reset_s,
+            True,
+        )
+
+    def _wait(self, previous: int, current: int, into: float) -> float:
+        """Seconds until one more request fits, if nothing else arrives meanwhile."""
+        room = self.limit - 1 - current  # what the previous window's weight must fall to
+        if previous > 0 and room >= 0:
+            return max(0.0, (1 - room / previous) - into) * self.window_s
+        # In the next window this window's count is the previous one, fading from full weight.
+        nxt = 1 - (self.limit - 1) / current if current > 0 else 0.0
+        return (1 - into) * self.window_s + max(0.0, nxt) * self.window_s
+
+    def _fall_back(self, key: str, exc: Exception) -> Limit:
+        if not self.degraded:
+            self.degraded = True
+            log.warning("rate-limit store unavailable (%s): each replica limits on its own", exc)
+        return self._local(key)
+
+    def _local(self, key: str) -> Limit:
+        decision = self.fallback.acquire(key)
+        reset = (self.fallback.capacity - decision.remaining) / self.fallback.refill_per_s
+        return Limit(decision, self.limit, self.window_s, reset, False)
