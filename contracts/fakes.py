@@ -68,7 +68,14 @@ class CapturingMessaging(Messaging):
         super().__init__(ServiceSettings())
         self.published: list[Published] = []
 
-    async def publish(self, subject: str, envelope: dict[str, Any], timeout: float = 5.0) -> None:
+    async def publish(
+        self,
+        subject: str,
+        envelope: dict[str, Any],
+        timeout: float = 5.0,
+        *,
+        traceparent: str | None = None,
+    ) -> None:
         self.published.append(Published(subject, envelope))
 
     def of_type(self, event_type: str) -> list[Published]:

@@ -469,6 +469,21 @@ async def _attack(settings: HarnessSettings, args: argparse.Namespace) -> int:
     return 0 if all(o.verdict in (corpus.REFUSED, corpus.SKIPPED) for o in outcomes) else 1
 
 
+def _trace(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    """`harness trace COMMAND_ID`: the command's spans across the services, as a tree."""
+    from harness.probes import traces
+
+    state = load_state(settings)
+    found = traces.command_trace(
+        traces.read_spans(traces.trace_files(state.state_dir)), args.command_id
+    )
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(found.render())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = HarnessSettings()
     parser = argparse.ArgumentParser(
@@ -579,6 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     atk.add_argument("--case", action="append", help="run only this case (repeatable)")
     atk.add_argument("--json", action="store_true")
+    trc = sub.add_parser(
+        "trace", help="one command's trace across the four services: its spans as a tree"
+    )
+    trc.add_argument("command_id")
+    trc.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -599,6 +619,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench_data(settings, args))
         if args.cmd == "latency":
             return asyncio.run(_latency(settings, args.n, args.json))
+        if args.cmd == "trace":
+            return _trace(settings, args)
         if args.cmd == "attack":
             return asyncio.run(_attack(settings, args))
         if args.cmd == "streams":

@@ -44,3 +44,12 @@ kind-chaos: setup  ## every experiment in chaos/kubernetes against the kind stac
 			run --journal-path reports/kind/$$name.journal.json $$e || failed="$$failed $$name"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "experiments that failed:$$failed"; exit 1; fi
+
+# promtool (Debian's prometheus package, without its recommends) for tests/k8s/test_alert_rules.py.
+.PHONY: promtool
+promtool:  ## promtool for the alert rules' unit tests (apt-get, first run only)
+	@command -v promtool >/dev/null || { \
+		echo "installing prometheus (for promtool) with apt-get (first run only)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+setup: promtool

@@ -258,6 +258,9 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
             },
             logs / "gateway.log",
         )
+        # Every service writes its trace spans beside the others (`harness trace COMMAND_ID`).
+        for name, svc in services.items():
+            svc.process.env["ALTLAS_TRACE_FILE"] = str(root / "traces" / f"{name}.jsonl")
         toxiproxy = None
         if binary is not None:
             toxiproxy = ToxiproxyServer(binary, data / "toxiproxy", logs / "toxiproxy.log", links)

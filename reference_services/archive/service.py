@@ -16,7 +16,7 @@ from typing import Any
 from reference_services.archive.search import fence
 from reference_services.archive.search.index import Placed, SearchIndex
 from reference_services.archive.tags import derive_tags, summarize
-from reference_services.common import topology
+from reference_services.common import topology, tracing
 from reference_services.common.db import Database
 from reference_services.common.errors import NotFound, TransientError
 from reference_services.common.events import derived_id, make_event, now_iso, publish_status
@@ -77,19 +77,21 @@ class Archive:
     async def handle_last_created(self, envelope: dict[str, Any]) -> None:
         last, alt = envelope["data"]["last"], envelope["data"]["alt"]
         atlas = build_atlas(last, alt)
-        await self.db.pool.execute(
-            "INSERT INTO atlas (id, last_id, alt_id, command_id, status, doc)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (last_id) DO NOTHING",
-            atlas["id"],
-            atlas["last_id"],
-            atlas["alt_id"],
-            atlas["command_id"],
-            atlas["status"],
-            json.dumps(atlas),
-        )
-        # On a replay, the stored record (with its first timestamps) is the one we announce.
-        atlas = await self.get(atlas["id"])
-        await self._try_index(atlas["id"])
+        with tracing.db_span("postgres: insert atlas record", atlas["command_id"]):
+            await self.db.pool.execute(
+                "INSERT INTO atlas (id, last_id, alt_id, command_id, status, doc)"
+                " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (last_id) DO NOTHING",
+                atlas["id"],
+                atlas["last_id"],
+                atlas["alt_id"],
+                atlas["command_id"],
+                atlas["status"],
+                json.dumps(atlas),
+            )
+            # On a replay, the stored record (with its first timestamps) is the one we announce.
+            atlas = await self.get(atlas["id"])
+        with tracing.db_span("opensearch: index atlas record", atlas["command_id"], "opensearch"):
+            await self._try_index(atlas["id"])
         event = make_event(
             "atlas.created",
             source=SOURCE,

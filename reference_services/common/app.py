@@ -20,12 +20,13 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reference_services.common import metrics
+from reference_services.common import metrics, tracing
 from reference_services.common.errors import NotFound, SchemaViolation, TransientError
 from reference_services.common.logging import correlation_id_var
 from reference_services.common.settings import ServiceSettings
@@ -127,15 +128,24 @@ class CorrelationMiddleware:
                 headers["X-Correlation-Id"] = cid
             await send(message)
 
-        try:
-            await self.app(scope, receive, _send)
-        finally:
-            correlation_id_var.reset(token)
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(method, path, str(status)).inc()
-            metrics.HTTP_SECONDS.labels(method, path).observe(time.perf_counter() - started)
+        method = scope["method"]
+        incoming = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+                    if k in (b"traceparent", b"tracestate")}  # fmt: skip
+        with tracing.span(
+            f"{method} {scope['path']}", kind=SpanKind.SERVER, parent_headers=incoming
+        ) as current:
+            try:
+                await self.app(scope, receive, _send)
+            finally:
+                correlation_id_var.reset(token)
+                route = scope.get("route")
+                path = getattr(route, "path", "unmatched")
+                metrics.HTTP_REQUESTS.labels(method, path, str(status)).inc()
+                metrics.HTTP_SECONDS.labels(method, path).observe(time.perf_counter() - started)
+                current.update_name(f"{method} {path}")
+                current.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    current.set_status(Status(StatusCode.ERROR))
 
 
 def create_app(

@@ -23,8 +23,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
 
-from reference_services.common import metrics, topology
+from reference_services.common import metrics, topology, tracing
 from reference_services.common.errors import PermanentError, SchemaViolation, TransientError
 from reference_services.common.events import decode, encode
 from reference_services.common.logging import log_context
@@ -115,16 +116,37 @@ class Messaging:
             return False
         return True
 
-    async def publish(self, subject: str, envelope: dict[str, Any], timeout: float = 5.0) -> None:
-        """Publish with Nats-Msg-Id = the event id; raises TransientError when not acknowledged."""
-        try:
-            await self.js.publish(
-                subject, encode(envelope), timeout=timeout, headers={"Nats-Msg-Id": envelope["id"]}
-            )
-        except Exception as exc:
-            raise TransientError(
-                f"publish to {subject} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+    async def publish(
+        self,
+        subject: str,
+        envelope: dict[str, Any],
+        timeout: float = 5.0,
+        *,
+        traceparent: str | None = None,
+    ) -> None:
+        """Publish with Nats-Msg-Id = the event id and the trace context (`traceparent`, or the
+        current span's); raises TransientError when not acknowledged."""
+        parent = {"traceparent": traceparent} if traceparent else None
+        with tracing.span(
+            f"publish {subject}",
+            kind=SpanKind.PRODUCER,
+            parent_headers=parent,
+            attributes={
+                tracing.COMMAND_ID: str(envelope.get("subject", "")),
+                "messaging.system": "nats",
+                "messaging.destination.name": subject,
+            },
+        ) as current:
+            headers = tracing.inject_headers({"Nats-Msg-Id": envelope["id"]})
+            try:
+                await self.js.publish(
+                    subject, encode(envelope), timeout=timeout, headers=dict(headers)
+                )
+            except Exception as exc:
+                tracing.fail(current, exc)
+                raise TransientError(
+                    f"publish to {subject} failed: {type(exc).__name__}: {exc}"
+                ) from exc
         metrics.PUBLISHED.labels(subject).inc()
 
     async def request(
@@ -284,7 +306,20 @@ class Consumer:
         except (ValueError, SchemaViolation) as exc:
             await self._dead_letter(msg, f"invalid payload: {exc}", deliveries)
             return
-        with log_context(command_id=envelope["subject"], correlation_id=envelope["correlation_id"]):
+        with (
+            log_context(command_id=envelope["subject"], correlation_id=envelope["correlation_id"]),
+            tracing.span(
+                f"consume {self.spec.durable}",
+                kind=SpanKind.CONSUMER,
+                parent_headers=msg.headers or {},
+                attributes={
+                    tracing.COMMAND_ID: str(envelope["subject"]),
+                    "messaging.system": "nats",
+                    "messaging.destination.name": msg.subject,
+                    "messaging.delivery": deliveries,
+                },
+            ),
+        ):
             heartbeat = asyncio.create_task(self._keep_alive(msg))
             try:
                 await self.handler(envelope)

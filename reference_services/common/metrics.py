@@ -22,3 +22,10 @@ DEAD_LETTERS = Counter("altlas_dead_letters_total", "Messages sent to a DLQ", ["
 CIRCUIT_STATE = Gauge(
     "altlas_circuit_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", ["name"]
 )
+# The gateway's outbox: rows accepted but not yet published (refreshed by the relay every few
+# seconds). A backlog that grows means commands are accepted faster than they reach NATS.
+OUTBOX_PENDING = Gauge("altlas_outbox_pending", "Outbox rows not yet published")
+# The gateway's rate limiter: 1 while it limits per replica because its counter store is away.
+RATE_LIMIT_DEGRADED = Gauge(
+    "altlas_rate_limit_degraded", "1 while rate limits fall back to per-replica buckets"
+)

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from reference_services.common import tracing
 from reference_services.common.app import Readiness
 from reference_services.common.db import Database
 from reference_services.common.messaging import Messaging
@@ -60,6 +61,7 @@ def lifespan_for(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime
+        provider = tracing.configure(runtime.settings.service_name, runtime.settings.trace_file)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks)
         async with contextlib.AsyncExitStack() as stack:
@@ -75,5 +77,7 @@ def lifespan_for(
                 runtime.readiness.shutting_down = True
                 if stop is not None:
                     await stop(runtime)
+                if provider is not None:
+                    provider.shutdown()  # flushes the spans still queued
 
     return lifespan

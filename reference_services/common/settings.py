@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     # Test mode mounts test-only endpoints (the archive's /_test/provider-states, which the Pact
     # verifier calls to set provider states). Off by default: a deployment never exposes them.
     test_mode: bool = False
+    # Finished trace spans are appended here as JSON lines (common/tracing.py); unset: no tracing.
+    trace_file: str | None = None
 
 
 class DatabaseSettings(BaseSettings):

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from reference_services.common import topology
+from reference_services.common import topology, tracing
 from reference_services.common.errors import NotFound, ServiceError
 from reference_services.common.events import make_event, now_iso
 from reference_services.common.schemas import status_rank
@@ -91,6 +91,24 @@ async def accept(
             return _check_same(existing, digest), False
     command_id = str(uuid.uuid4())
     event = submitted_event(command_id, body, username=username, correlation_id=correlation_id)
+    tracing.tag_command(command_id)
+    parent = tracing.traceparent()  # the request's: the relay's publish continues it
+    with tracing.db_span("postgres: insert command and outbox row", command_id):
+        return await _insert(
+            pool, command_id, event, username, body, idempotency_key, digest, parent
+        )
+
+
+async def _insert(
+    pool: asyncpg.Pool,
+    command_id: str,
+    event: dict[str, Any],
+    username: str,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+    digest: str,
+    traceparent: str | None,
+) -> tuple[dict[str, Any], bool]:
     async with pool.acquire() as conn, conn.transaction():
         try:
             row = await conn.fetchrow(
@@ -112,10 +130,12 @@ async def accept(
             row = None
         if row is not None:
             await conn.execute(
-                "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3::jsonb)",
+                "INSERT INTO outbox (event_id, subject, payload, traceparent)"
+                " VALUES ($1, $2, $3::jsonb, $4)",
                 event["id"],
                 topology.SUBJECT_COMMAND_SUBMITTED,
                 json.dumps(event),
+                traceparent,
             )
             await conn.execute("NOTIFY altlas_outbox")
             return dict(row), True

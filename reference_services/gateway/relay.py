@@ -15,6 +15,7 @@ import time
 
 import asyncpg
 
+from reference_services.common import metrics
 from reference_services.common.errors import TransientError
 from reference_services.common.messaging import Messaging
 from reference_services.common.tasks import supervised
@@ -30,9 +31,11 @@ def _alive(conn: asyncpg.Connection) -> bool:
         return False
 
 
+# How often the relay refreshes altlas_outbox_pending (one count on the partial index).
+PENDING_EVERY_S = 5.0
 # Constants, so that tests/infra/test_query_plans.py runs the same text through EXPLAIN.
 POLL_SQL = (
-    "SELECT id, subject, payload FROM outbox WHERE published_at IS NULL"
+    "SELECT id, subject, payload, traceparent FROM outbox WHERE published_at IS NULL"
     " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
 )
 MARK_SQL = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
@@ -64,6 +67,7 @@ class OutboxRelay:
         self.retention_s = retention_s
         self.prune_every_s = prune_every_s
         self._pruned_at = 0.0
+        self._counted_at = 0.0
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -118,6 +122,10 @@ class OutboxRelay:
                     await self.prune()
                 except Exception as exc:
                     log.warning("outbox prune failed (next in %.0f s): %s", self.prune_every_s, exc)
+            if time.monotonic() - self._counted_at >= PENDING_EVERY_S:
+                self._counted_at = time.monotonic()
+                with contextlib.suppress(Exception):  # a metric, not the relay's work
+                    metrics.OUTBOX_PENDING.set(await self.pending())
             if sent >= self.batch:
                 continue
             with contextlib.suppress(TimeoutError):
@@ -131,7 +139,9 @@ class OutboxRelay:
             rows = await conn.fetch(POLL_SQL, self.batch)
             for row in rows:
                 try:
-                    await self.messaging.publish(row["subject"], json.loads(row["payload"]))
+                    await self.messaging.publish(
+                        row["subject"], json.loads(row["payload"]), traceparent=row["traceparent"]
+                    )
                 except TransientError as exc:
                     log.warning("outbox publish failed, will retry: %s", exc)
                     break

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 import httpx
+from opentelemetry.trace import SpanKind
 
+from reference_services.common import tracing
 from reference_services.common.errors import TransientError
 
 
@@ -67,12 +69,20 @@ class ServiceClient:
         """One request; its JSON body, or the exception its answer means (`on_404` makes the
         one a 404 raises; otherwise it is a rejection like any 4xx)."""
         headers = {"X-Correlation-Id": correlation_id} if correlation_id else {}
-        try:
-            resp = await self._client.request(
-                method, path, params=params, json=json, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise self.unavailable(f"{self.service} unreachable: {type(exc).__name__}") from exc
+        with tracing.span(
+            f"{method} {self.service}",
+            kind=SpanKind.CLIENT,
+            attributes={"peer.service": self.service},
+        ) as current:
+            tracing.inject_headers(headers)
+            try:
+                resp = await self._client.request(
+                    method, path, params=params, json=json, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                tracing.fail(current, exc)
+                raise self.unavailable(f"{self.service} unreachable: {type(exc).__name__}") from exc
+            current.set_attribute("http.response.status_code", resp.status_code)
         if resp.status_code == 404 and on_404 is not None:
             raise on_404()
         if 400 <= resp.status_code < 500:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reference_services.common import topology
+from reference_services.common import metrics, topology
 from reference_services.common.errors import TransientError
 from reference_services.gateway.ratelimit import Decision, TokenBucketLimiter
 
@@ -165,6 +165,7 @@ class SharedLimiter:
             return self._fall_back(f"{route_class}:{key}", exc)
         if self.degraded:
             self.degraded = False
+            metrics.RATE_LIMIT_DEGRADED.set(0)
             log.info("rate-limit store answers again: limits are shared")
         estimate = previous * (1 - into) + current
         reset_s = self.window_s * (1 - into)
@@ -195,6 +196,7 @@ class SharedLimiter:
     def _fall_back(self, key: str, exc: Exception) -> Limit:
         if not self.degraded:
             self.degraded = True
+            metrics.RATE_LIMIT_DEGRADED.set(1)
             log.warning("rate-limit store unavailable (%s): each replica limits on its own", exc)
         return self._local(key)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from reference_services.common import topology
+from reference_services.common import topology, tracing
 from reference_services.common.db import Database
 from reference_services.common.errors import NotFound, PermanentError
 from reference_services.common.events import derived_id, make_event, now_iso, publish_status
@@ -126,21 +126,25 @@ class RunnerHandler:
         else:
             await self._status(envelope, "running", alt_id=alt["id"])
             try:
-                last = await execute_alt(alt, self.executor, self.max_parallel)
+                with tracing.span(
+                    "execute ALT", attributes={tracing.COMMAND_ID: alt["command_id"]}
+                ):
+                    last = await execute_alt(alt, self.executor, self.max_parallel)
             except PermanentError as exc:
                 await self._status(envelope, "failed", alt_id=alt["id"], detail=str(exc))
                 raise
             # A concurrent redelivery may have stored one first: keep the first, publish it.
-            await self.db.pool.execute(
-                "INSERT INTO executions (alt_id, last_id, command_id, last, alt)"
-                " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb) ON CONFLICT (alt_id) DO NOTHING",
-                alt["id"],
-                last["id"],
-                alt["command_id"],
-                json.dumps(last),
-                json.dumps(alt),
-            )
-            last = json.loads(await self.db.pool.fetchval(BY_ALT_SQL, alt["id"]))
+            with tracing.db_span("postgres: insert execution", alt["command_id"]):
+                await self.db.pool.execute(
+                    "INSERT INTO executions (alt_id, last_id, command_id, last, alt)"
+                    " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb) ON CONFLICT (alt_id) DO NOTHING",
+                    alt["id"],
+                    last["id"],
+                    alt["command_id"],
+                    json.dumps(last),
+                    json.dumps(alt),
+                )
+                last = json.loads(await self.db.pool.fetchval(BY_ALT_SQL, alt["id"]))
         event = make_event(
             "last.created",
             source=SOURCE,
