@@ -43,8 +43,7 @@ async def _refresh_keys(store: SecretStore, tokens: TokenService) -> None:
     """Apply the signing keys the store holds now (a rotation); the pepper stays as started."""
     found = await asyncio.to_thread(store.read)
     previous = tuple((k.kid, k.public_pem) for k in found.previous_keys)
-    state = (found.jwt_key_id, found.jwt_private_key, previous)
-    if state != tokens.key_state:
+    if found.jwt_key_id != tokens.kid or {k for k, _ in previous} != tokens.previous_kids():
         tokens.set_keys(found.jwt_private_key, found.jwt_key_id, previous)
         log.info(
             "signing key now %s (version %s); still verifying %s",

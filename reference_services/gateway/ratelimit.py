@@ -68,12 +68,6 @@ class TokenBucketLimiter:
         wait = (cost - bucket.tokens) / self.refill_per_s
         return Decision(False, bucket.tokens, wait)
 
-    def refund(self, key: str, cost: float = 1.0) -> None:
-        """Give back what an `acquire` took (the attempt turned out not to count)."""
-        bucket = self._buckets.get(key)
-        if bucket is not None:
-            bucket.tokens = min(self.capacity, bucket.tokens + cost)
-
     @staticmethod
     def retry_after_header(decision: Decision) -> str:
         """Whole seconds, at least 1 (Retry-After has no fractions)."""

@@ -3,13 +3,10 @@
 Failed logins are throttled per username (`login_failure_burst`, refilled at
 `login_failure_refill_per_min`): a password cannot be guessed faster than that from any number
 of addresses, and a correct password is refused too while the name is throttled, so the answer
-does not tell a guesser when it hit. The count is per gateway process (N replicas allow N times
-the rate). Each refresh token works once (see `sessions.py`).
+does not tell a guesser when it hit. Each refresh token works once (see `sessions.py`).
 """
 
 import asyncio
-import functools
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -36,33 +33,26 @@ async def jwks(request: Request) -> dict[str, Any]:
 async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
     gateway = services(request)
     throttle = gateway.login_throttle
-    # Every attempt takes a token before the password is checked (so guesses sent in parallel
-    # are counted too); a successful one gives it back.
-    attempt = throttle.acquire(body.username)
-    if not attempt.allowed:
+    waiting = throttle.peek(body.username)
+    if not waiting.allowed:
         raise HTTPException(
             429,
             f"too many failed logins for {body.username!r}: try again later",
-            headers={"Retry-After": throttle.retry_after_header(attempt)},
+            headers={"Retry-After": throttle.retry_after_header(waiting)},
         )
     row = await pool(request).fetchrow(
         "SELECT password_hash, roles FROM users WHERE username = $1", body.username
     )
-    # Check a hash even for unknown users, so timing does not reveal which names exist.
-    stored = row["password_hash"] if row else _dummy_hash()
+    # Hash even for unknown users so timing does not reveal which names exist.
+    stored = row["password_hash"] if row else hash_password("x")
     ok = await asyncio.to_thread(verify_password, body.password, stored)
     if row is None or not ok:
+        throttle.acquire(body.username)
         raise HTTPException(401, "unknown user or wrong password")
-    throttle.refund(body.username)
     issued = await gateway.sessions.start(pool(request), body.username)
     return gateway.tokens.issue(
         body.username, tuple(row["roles"]), session=issued.session, refresh_id=issued.token_id
     )
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
 
 
 def _refresh_principal(request: Request, token: str) -> Principal:

@@ -62,8 +62,6 @@ async def principal(
         raise HTTPException(400, "more than one Authorization header")
     gateway = services(request)
     scheme, _, value = (authorization[0] if authorization else "").partition(" ")
-    if len(request.headers.getlist("x-api-key")) > 1:
-        raise HTTPException(400, "more than one X-API-Key header")
     if x_api_key is not None and authorization:
         raise HTTPException(400, "give one credential: Authorization or X-API-Key, not both")
     if scheme.lower() == "apikey" or x_api_key is not None:
