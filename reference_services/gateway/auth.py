@@ -106,6 +106,8 @@ class TokenService:
         leeway_s: float = 30.0,
         previous: tuple[tuple[str, str], ...] = (),
     ) -> None:
+        self._verified: OrderedDict[str, tuple[Principal, str, float]] = OrderedDict()
+        self._public_keys: dict[str, RSAPublicKey] = {}
         self.set_keys(private_pem, kid, previous)
         self.issuer = issuer
         self.audience = audience
@@ -113,7 +115,6 @@ class TokenService:
         self.refresh_ttl_s = refresh_ttl_s
         # Clock skew allowed on exp, nbf and iat between this service and whoever checks.
         self.leeway_s = leeway_s
-        self._verified: OrderedDict[str, tuple[Principal, str, float]] = OrderedDict()
 
     def set_keys(
         self, private_pem: str, kid: str, previous: tuple[tuple[str, str], ...] = ()
@@ -129,11 +130,11 @@ class TokenService:
             if not isinstance(old, RSAPublicKey):
                 raise ValueError(f"previous key {old_kid!r} must be an RSA public key in PEM")
             public.setdefault(old_kid, old)
-        dropped = set(getattr(self, "_public_keys", {})) - set(public)
+        dropped = set(self._public_keys) - set(public)
         self._private = key
         self._public_keys = public
         self.kid = kid
-        if dropped and hasattr(self, "_verified"):
+        if dropped:
             self._verified.clear()  # a remembered token of a withdrawn key must not live on
 
     def previous_kids(self) -> set[str]:
