@@ -91,6 +91,9 @@ class Context:
     rate_limit_refill: float = 100.0
     rate_limit_burst: int = 1000
     rate_limit_connections: int = 100
+    # Whether a token signed with `signing_key_pem`, claims untouched, is accepted (None: not
+    # tried yet).
+    signing_key_checked: bool | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -260,47 +263,63 @@ async def _garbage(ctx: Context) -> httpx.Response:
 # --- correctly signed, wrong claims: only with the signing key --------------------------------
 
 
-def _signed(ctx: Context, **changes: Any) -> str:
+def _sign(ctx: Context, **changes: Any) -> str:
     claims = {**ctx.claims(), "jti": str(uuid.uuid4()), **changes}
     claims = {k: v for k, v in claims.items() if v is not None}
     return forge.rs256(claims, ctx.their_key(), kid=ctx.kid())
 
 
+async def _signed_control(ctx: Context) -> None:
+    """A token signed with the key at hand and no change must be accepted, or the key is not
+    the one that signs this deployment's tokens (the cases would pass for the wrong reason)."""
+    if ctx.signing_key_checked is None:
+        answer = await ctx.with_token(_sign(ctx))
+        ctx.signing_key_checked = answer.status_code == 200
+    if not ctx.signing_key_checked:
+        raise Skip("the signing key at hand does not sign this deployment's tokens")
+
+
+async def _signed(ctx: Context, **changes: Any) -> str:
+    await _signed_control(ctx)
+    return _sign(ctx, **changes)
+
+
 @case("expired", "signed by the target's key, expired an hour ago", 401)
 async def _expired(ctx: Context) -> httpx.Response:
     now = int(time.time())
-    return await ctx.with_token(_signed(ctx, iat=now - 7200, nbf=now - 7200, exp=now - 3600))
+    return await ctx.with_token(await _signed(ctx, iat=now - 7200, nbf=now - 7200, exp=now - 3600))
 
 
 @case("not-yet-valid", "signed by the target's key, nbf an hour ahead", 401)
 async def _nbf(ctx: Context) -> httpx.Response:
     now = int(time.time())
-    return await ctx.with_token(_signed(ctx, nbf=now + 3600, exp=now + 7200))
+    return await ctx.with_token(await _signed(ctx, nbf=now + 3600, exp=now + 7200))
 
 
 @case("issued-in-the-future", "signed by the target's key, iat an hour ahead", 401)
 async def _iat(ctx: Context) -> httpx.Response:
     now = int(time.time())
-    return await ctx.with_token(_signed(ctx, iat=now + 3600, exp=now + 7200))
+    return await ctx.with_token(await _signed(ctx, iat=now + 3600, exp=now + 7200))
 
 
 @case("wrong-audience", "signed by the target's key for another audience", 401)
 async def _aud(ctx: Context) -> httpx.Response:
-    return await ctx.with_token(_signed(ctx, aud="some-other-api"))
+    return await ctx.with_token(await _signed(ctx, aud="some-other-api"))
 
 
 @case("wrong-issuer", "signed by the target's key, another issuer", 401)
 async def _iss(ctx: Context) -> httpx.Response:
-    return await ctx.with_token(_signed(ctx, iss="https://evil.example"))
+    return await ctx.with_token(await _signed(ctx, iss="https://evil.example"))
 
 
 @case("no-expiry", "signed by the target's key, without exp", 401)
 async def _no_exp(ctx: Context) -> httpx.Response:
-    return await ctx.with_token(_signed(ctx, exp=None))
+    return await ctx.with_token(await _signed(ctx, exp=None))
 
 
 @case("unknown-kid-their-key", "signed by the target's own key under an unknown kid", 401)
 async def _unknown_kid_real(ctx: Context) -> httpx.Response:
+    await _signed_control(ctx)
     claims = {**ctx.claims(), "jti": str(uuid.uuid4())}
     return await ctx.with_token(forge.rs256(claims, ctx.their_key(), kid="no-such-key"))
 
@@ -425,6 +444,13 @@ async def _with_key(ctx: Context, key: str, path: str | None = None) -> httpx.Re
     return await ctx.http.get(path or ctx.target, headers={"X-API-Key": key})
 
 
+async def _works(ctx: Context, key: str, path: str | None = None) -> None:
+    """The control for a key case: the untouched key is accepted where it may go."""
+    answer = await _with_key(ctx, key, path)
+    if answer.status_code != 200:
+        raise Skip(f"a fresh API key does not work ({_describe(answer)}): nothing to attack")
+
+
 @case("revoked-api-key", "an API key used after its owner revoked it", 401)
 async def _revoked_key(ctx: Context) -> Answer:
     created = await _new_key(ctx)
@@ -442,6 +468,7 @@ async def _revoked_key(ctx: Context) -> Answer:
 @case("tampered-api-key", "a real API key with one character of its secret changed", 401)
 async def _tampered_key(ctx: Context) -> Answer:
     key = (await _new_key(ctx))["key"]
+    await _works(ctx, key)
     flipped = key[:-1] + ("A" if key[-1] != "A" else "B")
     return await ctx.http.get(ctx.target, headers={"Authorization": f"ApiKey {flipped}"})
 
@@ -449,6 +476,7 @@ async def _tampered_key(ctx: Context) -> Answer:
 @case("api-key-off-its-routes", "a key limited to the archive used on a command", 403)
 async def _key_routes(ctx: Context) -> Answer:
     key = (await _new_key(ctx, routes=[f"{API}/archive"]))["key"]
+    await _works(ctx, key, f"{API}/archive/search")
     return await _with_key(ctx, key)
 
 
@@ -467,6 +495,7 @@ async def _key_escalation(ctx: Context) -> Answer:
 @case("api-key-mints-api-keys", "an API key used to create another API key", 403)
 async def _key_mints(ctx: Context) -> Answer:
     key = (await _new_key(ctx))["key"]
+    await _works(ctx, key)
     return await ctx.http.post(
         f"{API}/api-keys", json={"name": "minted"}, headers={"X-API-Key": key}
     )
@@ -500,6 +529,14 @@ async def _duplicate_auth(ctx: Context) -> httpx.Response:
             ("Authorization", f"Bearer {ctx.tokens['access_token']}"),
         ],
     )
+
+
+@case("duplicate-x-api-key", "two X-API-Key headers: a made-up key, then a real one", 400)
+async def _duplicate_key(ctx: Context) -> Answer:
+    key = (await _new_key(ctx))["key"]
+    await _works(ctx, key)
+    fake = f"altlas_{'0' * 12}_{'A' * 43}"
+    return await ctx.http.get(ctx.target, headers=[("X-API-Key", fake), ("X-API-Key", key)])
 
 
 @case("xff-rate-limit-evasion", "a burst past the user's bucket, a new X-Forwarded-For each", 429)
@@ -564,6 +601,51 @@ async def _brute_force(ctx: Context) -> tuple[str, str]:
     return REFUSED, f"429 after {codes.index(429)} failures"
 
 
+@case(
+    "brute-force-login-parallel",
+    "wrong passwords for one name sent all at once: no more checked than the serial limit",
+    429,
+)
+async def _brute_force_parallel(ctx: Context) -> tuple[str, str]:
+    # First the serial limit of a fresh name, then four times that many guesses at once for
+    # another: a throttle that counts failures only after checking them lets them all through.
+    serial = 0
+    name = f"brute-force-{secrets.token_hex(4)}"
+    for i in range(40):
+        resp = await ctx.http.post(
+            f"{API}/auth/login", json={"username": name, "password": f"guess-{i}"}
+        )
+        if resp.status_code == 429:
+            break
+        serial += 1
+    else:
+        return ACCEPTED, "40 serial wrong passwords, none throttled"
+    name = f"brute-force-{secrets.token_hex(4)}"
+    answers = await asyncio.gather(
+        *(
+            ctx.http.post(f"{API}/auth/login", json={"username": name, "password": f"guess-{i}"})
+            for i in range(4 * serial + 4)
+        )
+    )
+    codes = [r.status_code for r in answers]
+    if 200 in codes:
+        return ACCEPTED, "a guess logged in"
+    bad = [r for r in answers if r.status_code not in (401, 429) or not _is_problem(r)]
+    if bad:
+        return WRONG, f"{_describe(bad[0])} among the answers"
+    checked = codes.count(401)
+    # One more than the serial limit: a failure may refill while the guesses are in flight.
+    if checked > serial + 1:
+        return (
+            ACCEPTED,
+            f"{checked} of {len(codes)} parallel guesses checked (serial limit {serial})",
+        )
+    return (
+        REFUSED,
+        f"{checked} of {len(codes)} parallel guesses checked, the rest 429 (serial {serial})",
+    )
+
+
 _VICTIM_COMMAND = "saldırı derlemi için kurban komutu: dosyaları listele"
 
 
@@ -574,6 +656,14 @@ async def prepare(ctx: Context) -> None:
     ctx.tokens["idempotency_key"] = key
     ctx.command_id = await ctx.client.submit_ok(_VICTIM_COMMAND, idempotency_key=key)
     await ctx.client.wait_until_final(ctx.command_id)
+    # The control: the victim's own token reads the target. Without it, every 401 below would
+    # prove nothing.
+    control = await ctx.with_token(ctx.tokens["access_token"])
+    if control.status_code != 200:
+        raise HarnessError(
+            f"the victim's own token cannot read {ctx.target} ({_describe(control)}):"
+            " the corpus would measure nothing"
+        )
     resp = await ctx.http.get("/.well-known/jwks.json")
     if resp.status_code == 200:
         ctx.jwks = list(resp.json().get("keys", []))

@@ -55,6 +55,13 @@ class NewKey:
     row: dict[str, Any]
 
 
+def _under(path: str, route: str) -> bool:
+    """`path` is `route` or below it (`/api/v1/archive` covers `/api/v1/archive/search`, not
+    `/api/v1/archive-x`)."""
+    base = route.rstrip("/")
+    return path == base or path.startswith(base + "/")
+
+
 class ApiKeys:
     def __init__(self, pepper: str) -> None:
         if len(pepper) < 16:
@@ -109,7 +116,7 @@ class ApiKeys:
         if row["expires_at"] is not None and row["expires_at"] <= now:
             raise AuthError("API key expired")
         routes = row["routes"]
-        if routes and not any(path.startswith(r) for r in routes):
+        if routes and not any(_under(path, r) for r in routes):
             raise PermissionError(f"this API key is limited to {list(routes)}")
         roles = tuple(r for r in row["roles"] if r in row["owner_roles"])
         last = self._recent_touch.get(prefix)
@@ -140,8 +147,14 @@ class ApiKeys:
         self, pool: Any, who: Principal, key_id: uuid.UUID, overlap_s: int
     ) -> NewKey | None:
         old = await self._own(pool, who, key_id)
-        if old is None or old["revoked_at"] is not None:
-            return None
+        now = datetime.now(UTC)
+        if (
+            old is None
+            or old["revoked_at"] is not None
+            or old["replaced_by"] is not None
+            or (old["expires_at"] is not None and old["expires_at"] <= now)
+        ):
+            return None  # only a live key that has no successor yet can be rotated
         owner = Principal(old["owner"], tuple(old["roles"]))
         remaining = (
             int((old["expires_at"] - datetime.now(UTC)).total_seconds())

@@ -26,6 +26,7 @@ from reference_services.gateway.apikeys import ApiKeys
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import TokenService, hash_password
 from reference_services.gateway.caching import ETagMiddleware
+from reference_services.gateway.login_gate import LoginGate
 from reference_services.gateway.oidc import OidcVerifier
 from reference_services.gateway.projection import StatusProjection
 from reference_services.gateway.ratelimit import TokenBucketLimiter
@@ -43,7 +44,8 @@ async def _refresh_keys(store: SecretStore, tokens: TokenService) -> None:
     """Apply the signing keys the store holds now (a rotation); the pepper stays as started."""
     found = await asyncio.to_thread(store.read)
     previous = tuple((k.kid, k.public_pem) for k in found.previous_keys)
-    if found.jwt_key_id != tokens.kid or {k for k, _ in previous} != tokens.previous_kids():
+    state = (found.jwt_key_id, found.jwt_private_key, previous)
+    if state != tokens.key_state:
         tokens.set_keys(found.jwt_private_key, found.jwt_key_id, previous)
         log.info(
             "signing key now %s (version %s); still verifying %s",
@@ -109,8 +111,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         if settings.oidc_issuer
         else None
     )
-    login_throttle = TokenBucketLimiter(
-        settings.login_failure_burst, settings.login_failure_refill_per_min / 60
+    login_gate = LoginGate(
+        TokenBucketLimiter(settings.login_failure_burst, settings.login_failure_refill_per_min / 60)
     )
     limiter = SharedLimiter(
         runtime.messaging if settings.rate_limit_shared else None,
@@ -207,7 +209,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         readiness=readiness,
         inner_middleware=(ETagMiddleware,),
     )
-    app.state.gateway = Services(tokens, limiter, archive, sessions, login_throttle, api_keys, oidc)
+    app.state.gateway = Services(tokens, limiter, archive, sessions, login_gate, api_keys, oidc)
     for api in (auth_api, commands_api, archive_api, keys_api):
         app.include_router(api.router)
     return app

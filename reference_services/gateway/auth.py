@@ -134,11 +134,10 @@ class TokenService:
         self._private = key
         self._public_keys = public
         self.kid = kid
+        # What the keys were set from (the secret refresh compares it to the store's).
+        self.key_state = (kid, private_pem, tuple(previous))
         if dropped:
             self._verified.clear()  # a remembered token of a withdrawn key must not live on
-
-    def previous_kids(self) -> set[str]:
-        return set(self._public_keys) - {self.kid}
 
     def issue(
         self, username: str, roles: tuple[str, ...], *, session: str, refresh_id: str
@@ -189,7 +188,7 @@ class TokenService:
         hit = self._verified.get(token)
         if hit is not None:
             principal, hit_typ, exp = hit
-            if time.time() < exp:
+            if time.time() < exp + self.leeway_s:
                 if hit_typ != typ:
                     raise AuthError(f"expected an {typ} token")
                 self._verified.move_to_end(token)

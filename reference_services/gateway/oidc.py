@@ -68,6 +68,7 @@ class OidcVerifier:
         self._jwks_uri: str | None = None
         self._keys: dict[str, tuple[jwt.PyJWK, tuple[str, ...]]] = {}
         self._fetched_at = float("-inf")
+        self._last_error: ProviderUnavailable | None = None
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
@@ -83,21 +84,32 @@ class OidcVerifier:
             raise ProviderUnavailable(f"identity provider unreachable: {exc}") from None
         if resp.status_code != 200:
             raise ProviderUnavailable(f"identity provider answered {resp.status_code} for {url}")
-        body: dict[str, Any] = resp.json()
+        try:
+            body = resp.json()
+        except ValueError:
+            raise ProviderUnavailable(f"identity provider answered no JSON at {url}") from None
+        if not isinstance(body, dict):
+            raise ProviderUnavailable(f"identity provider answered no JSON object at {url}")
         return body
 
     async def _refresh(self) -> None:
+        # An attempt counts, answered or not: a failing provider is not asked on every request.
+        self._fetched_at = time.monotonic()
         if self._jwks_uri is None:
             meta = await self._get(f"{self.issuer}/.well-known/openid-configuration")
             if str(meta.get("issuer", "")).rstrip("/") != self.issuer:
                 raise ProviderUnavailable(
                     f"discovery names issuer {meta.get('issuer')!r}, not {self.issuer!r}"
                 )
-            self._jwks_uri = str(meta["jwks_uri"])
+            if not isinstance(meta.get("jwks_uri"), str):
+                raise ProviderUnavailable("the discovery document names no jwks_uri")
+            self._jwks_uri = meta["jwks_uri"]
         doc = await self._get(self._jwks_uri)
+        if not isinstance(doc.get("keys"), list):
+            raise ProviderUnavailable("the provider's JWKS holds no key list")
         keys: dict[str, tuple[jwt.PyJWK, tuple[str, ...]]] = {}
-        for raw in doc.get("keys", []):
-            if raw.get("use", "sig") != "sig" or "kid" not in raw:
+        for raw in doc["keys"]:
+            if not isinstance(raw, dict) or raw.get("use", "sig") != "sig" or "kid" not in raw:
                 continue
             allowed = (
                 (raw["alg"],) if "alg" in raw else ALGORITHMS_BY_KTY.get(raw.get("kty", ""), ())
@@ -119,13 +131,17 @@ class OidcVerifier:
             if age > self.ttl_s or (kid not in self._keys and age > self.refetch_min_s):
                 try:
                     await self._refresh()
+                    self._last_error = None
                 except ProviderUnavailable as exc:
+                    self._last_error = exc
                     if kid not in self._keys:
                         raise
                     # Keep serving the keys we have; try again after refetch_min_s.
                     log.warning("keeping %d cached keys: %s", len(self._keys), exc)
                     self._fetched_at = time.monotonic() - self.ttl_s + self.refetch_min_s
         found = self._keys.get(kid)
+        if found is None and self._last_error is not None:
+            raise self._last_error  # the provider is away: the token may well be fine
         if found is None:
             raise AuthError("token signed with a key the identity provider does not publish")
         return found

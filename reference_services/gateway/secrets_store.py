@@ -46,7 +46,11 @@ class GatewaySecrets:
 
     @classmethod
     def from_secret(cls, data: dict[str, Any], version: int | None = None) -> GatewaySecrets:
-        missing = [k for k in ("jwt_private_key", "jwt_key_id") if not data.get(k)]
+        # The pepper too: derived from the signing key, it would change with each rotation and
+        # replicas that re-read at different times would disagree about every API key.
+        missing = [
+            k for k in ("jwt_private_key", "jwt_key_id", "api_key_pepper") if not data.get(k)
+        ]
         if missing:
             raise SecretStoreError(f"the gateway's secret lacks {missing}")
         raw_previous = data.get("jwt_previous_keys") or "[]"

@@ -83,6 +83,10 @@ STREAM_CONFIG: dict[str, Any] = {
 }
 
 
+# After the store fails, requests are judged locally this long before it is asked again.
+STORE_BACKOFF_S = 2.0
+
+
 def digest(key: str) -> str:
     """A subject token for any key (names hold dots, spaces, Turkish letters)."""
     return hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -106,6 +110,7 @@ class SharedLimiter:
         self.fallback = TokenBucketLimiter(capacity, refill_per_s)
         self._previous: dict[str, tuple[int, int]] = {}  # subject prefix -> (window, total)
         self.degraded = False
+        self._retry_store_at = float("-inf")
 
     async def provision(self) -> None:
         """Create the counter stream, or bring it to this config (idempotent)."""
@@ -145,7 +150,12 @@ class SharedLimiter:
             f"$JS.API.DIRECT.GET.{topology.RATE_LIMIT_STREAM}", query, timeout=self.timeout_s
         )
         status = (reply.headers or {}).get("Status")
-        total = 0 if status == "404" else int(json.loads(reply.data or b"{}").get("val", 0))
+        if status == "404":  # no count in that window
+            total = 0
+        elif status:
+            raise TransientError(f"counter read {prefix}.{window}: status {status}")
+        else:
+            total = int(json.loads(reply.data)["val"])
         if len(self._previous) > 100_000:
             self._previous.clear()
         self._previous[prefix] = (window, total)
@@ -158,10 +168,13 @@ class SharedLimiter:
         prefix = f"{topology.RATE_LIMIT_PREFIX}.{route_class}.{digest(key)}"
         if self.store is None:  # configured per process (rate_limit_shared off)
             return self._local(f"{route_class}:{key}")
+        if now < self._retry_store_at:  # it failed a moment ago: do not make every request wait
+            return self._local(f"{route_class}:{key}")
         try:
             current = await self._incr(f"{prefix}.{window}", 1)
             previous = await self._total(prefix, window - 1)
-        except (TransientError, ValueError) as exc:
+        except (TransientError, ValueError, KeyError) as exc:
+            self._retry_store_at = now + STORE_BACKOFF_S
             return self._fall_back(f"{route_class}:{key}", exc)
         if self.degraded:
             self.degraded = False

@@ -14,8 +14,8 @@ from reference_services.common.runtime import Runtime
 from reference_services.gateway.apikeys import ApiKeys
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import AuthError, Principal, TokenService
+from reference_services.gateway.login_gate import LoginGate
 from reference_services.gateway.oidc import OidcVerifier, ProviderUnavailable
-from reference_services.gateway.ratelimit import TokenBucketLimiter
 from reference_services.gateway.sessions import Sessions
 from reference_services.gateway.shared_ratelimit import SharedLimiter
 
@@ -26,7 +26,7 @@ class Services:
     limiter: SharedLimiter
     archive: ArchiveClient
     sessions: Sessions
-    login_throttle: TokenBucketLimiter
+    login_gate: LoginGate
     api_keys: ApiKeys
     # Access tokens of an external OpenID provider, when one is configured.
     oidc: OidcVerifier | None = None
@@ -62,6 +62,8 @@ async def principal(
         raise HTTPException(400, "more than one Authorization header")
     gateway = services(request)
     scheme, _, value = (authorization[0] if authorization else "").partition(" ")
+    if len(request.headers.getlist("x-api-key")) > 1:
+        raise HTTPException(400, "more than one X-API-Key header")
     if x_api_key is not None and authorization:
         raise HTTPException(400, "give one credential: Authorization or X-API-Key, not both")
     if scheme.lower() == "apikey" or x_api_key is not None:

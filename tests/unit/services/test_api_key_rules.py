@@ -51,13 +51,21 @@ def test_the_secret_needs_a_key_and_reads_previous_keys() -> None:
         {
             "jwt_private_key": "PEM",
             "jwt_key_id": "k2",
+            "api_key_pepper": "p" * 16,
             "jwt_previous_keys": '[{"kid": "k1", "public_key": "PUB"}]',
         },
         version=3,
     )
     assert [(k.kid, k.public_pem) for k in found.previous_keys] == [("k1", "PUB")]
-    assert found.api_key_pepper is None and found.version == 3
+    assert found.api_key_pepper == "p" * 16 and found.version == 3
+    with pytest.raises(SecretStoreError, match="api_key_pepper"):
+        GatewaySecrets.from_secret({"jwt_private_key": "PEM", "jwt_key_id": "k"})
     with pytest.raises(SecretStoreError, match="jwt_previous_keys"):
         GatewaySecrets.from_secret(
-            {"jwt_private_key": "PEM", "jwt_key_id": "k", "jwt_previous_keys": "[1]"}
+            {
+                "jwt_private_key": "PEM",
+                "jwt_key_id": "k",
+                "api_key_pepper": "p" * 16,
+                "jwt_previous_keys": "[1]",
+            }
         )

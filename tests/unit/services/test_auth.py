@@ -142,7 +142,7 @@ def test_a_remembered_token_still_expires(pem: str, monkeypatch: pytest.MonkeyPa
     svc = _service(pem)
     token = _issue(svc, "ayşe", ("user",))["access_token"]
     assert svc.verify(token).username == "ayşe"  # verified, now remembered
-    later = time.time() + svc.access_ttl_s + 1
+    later = time.time() + svc.access_ttl_s + svc.leeway_s + 1  # past exp and the leeway
     monkeypatch.setattr(time, "time", lambda: later)
     with pytest.raises(AuthError, match="expired"):
         svc.verify(token)
@@ -190,3 +190,15 @@ def test_a_rotated_keyring_verifies_old_tokens_and_signs_with_the_new_key(pem: s
     for token in (old_token, new_token):
         with pytest.raises(AuthError, match="unknown key id"):
             svc.verify(token)  # even though it was remembered as verified
+
+
+def test_a_remembered_token_is_judged_with_the_leeway_like_a_fresh_one(
+    pem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = _service(pem, leeway_s=30)
+    token = _issue(svc, "u", ("user",))["access_token"]
+    svc.verify(token)
+    within = time.time() + svc.access_ttl_s + 10  # expired 10 s ago, within the leeway
+    monkeypatch.setattr(time, "time", lambda: within)
+    for _ in range(3):  # remembered or not, the same answer each time
+        assert svc.verify(token).username == "u"

@@ -143,3 +143,24 @@ async def test_discovery_must_name_the_configured_issuer(provider: Provider) -> 
     token = provider.token("k1", iss="https://idp.example/other")
     with pytest.raises(ProviderUnavailable, match="discovery names issuer"):
         await v.verify(token)
+
+
+async def test_a_failing_provider_is_asked_once_per_interval_and_answers_503(
+    provider: Provider,
+) -> None:
+    provider.down = True
+    v = _verifier(provider, refetch_min_s=3600.0)
+    for _ in range(5):
+        with pytest.raises(ProviderUnavailable):
+            await v.verify(provider.token("k1"))
+    assert provider.jwks_fetches == 0
+    provider.down = False
+    calls = {"n": 0}
+
+    def garbage(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        return httpx.Response(200, text="<html>not json</html>")
+
+    broken = OidcVerifier(ISSUER, AUD, role_scopes=SCOPES, transport=httpx.MockTransport(garbage))
+    with pytest.raises(ProviderUnavailable, match="no JSON"):
+        await broken.verify(provider.token("k1"))

@@ -135,3 +135,17 @@ async def test_a_burst_straddling_a_window_boundary_is_not_admitted_twice() -> N
     assert sum(first) + sum(second) <= bound + 1, (
         f"{sum(first) + sum(second)} admitted in 20 ms across a boundary; the bound is {bound}"
     )
+
+
+async def test_after_a_store_failure_requests_do_not_wait_for_it_again_at_once() -> None:
+    store, clock = CounterStore(), Clock()
+    lim = SharedLimiter(store, 5, 1, clock=clock)
+    store.down = True
+    await lim.acquire("api", "u")
+    asked = store.requests
+    for _ in range(10):
+        await lim.acquire("api", "u")
+    assert store.requests == asked, "within the back-off the local bucket judges alone"
+    store.down = False
+    clock.now += 3
+    assert (await lim.acquire("api", "u")).shared, "after the back-off the store is asked again"

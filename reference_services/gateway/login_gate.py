@@ -1,0 +1,97 @@
+"""The login throttle's gate: failed logins per username, counted even when sent in parallel.
+
+A token bucket per username (`login_failure_burst`, refilled at `login_failure_refill_per_min`)
+is charged by each failed login. Charging only after the password check would let a guesser
+send a thousand guesses at once and have them all checked before the first failure is counted;
+charging every attempt up front would refuse a user's own parallel logins. So each attempt takes
+a *reservation*: no more attempts for a name are in flight than its bucket could still pay for.
+An attempt over that waits (up to `wait_s`) for one in flight to finish: a success gives its
+reservation back, a failure pays for it. A correct password sent ten times at once therefore
+succeeds ten times, and parallel guesses never exceed the bucket.
+
+The count is per gateway process: N replicas allow N times the rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from reference_services.gateway.ratelimit import Decision, TokenBucketLimiter
+
+
+class Throttled(Exception):
+    """The name has no failures left to spend; `decision` says when it will."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__("too many failed logins")
+        self.decision = decision
+
+
+@dataclass
+class Attempt:
+    """One login attempt holding a reservation; say `failed()` before leaving if it failed."""
+
+    username: str
+    failed_: bool = False
+
+    def failed(self) -> None:
+        self.failed_ = True
+
+
+class LoginGate:
+    def __init__(self, limiter: TokenBucketLimiter, wait_s: float = 5.0) -> None:
+        self.limiter = limiter
+        self.wait_s = wait_s
+        self._in_flight: dict[str, int] = {}
+        self._changed = asyncio.Condition()
+
+    def in_flight(self, username: str) -> int:
+        return self._in_flight.get(username, 0)
+
+    @asynccontextmanager
+    async def attempt(self, username: str) -> AsyncIterator[Attempt]:
+        """Reserve a failure for `username`, or raise `Throttled`.
+
+        Leaving the block releases the reservation: the bucket is charged if the attempt
+        said `failed()` (or raised), not otherwise.
+        """
+        await self._reserve(username)
+        attempt = Attempt(username)
+        try:
+            yield attempt
+        except BaseException:
+            attempt.failed()
+            raise
+        finally:
+            async with self._changed:
+                if attempt.failed_:
+                    self.limiter.acquire(username)
+                left = self._in_flight[username] - 1
+                if left:
+                    self._in_flight[username] = left
+                else:
+                    del self._in_flight[username]
+                self._changed.notify_all()
+
+    async def _reserve(self, username: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_s
+        async with self._changed:
+            while True:
+                decision = self.limiter.peek(username)
+                if not decision.allowed:
+                    raise Throttled(decision)
+                if decision.remaining - self.in_flight(username) >= 1:
+                    self._in_flight[username] = self.in_flight(username) + 1
+                    return
+                left = deadline - loop.time()
+                if left <= 0:
+                    # Still full of attempts in flight: answer as a throttled name would.
+                    raise Throttled(Decision(False, decision.remaining, 1.0))
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except TimeoutError:
+                    continue
