@@ -58,7 +58,7 @@ def _print_usage(state: StackState) -> None:
         f'  curl -s -X POST {gw}/api/v1/commands -H "Authorization: Bearer $TOKEN" \\\n'
         "      -H 'Content-Type: application/json' \\\n"
         '      -d \'{"command":"İstanbul hava durumunu ara ve sonuçları özetle"}\'\n'
-        f"  API docs: {gw}/docs   State: harness status --json   Stop: make down"
+        f"  API portal: {gw}/portal   State: harness status --json   Stop: make down"
     )
 
 

@@ -410,6 +410,12 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
                 "ALTLAS_ARCHIVE_URL": f"http://archive:{SERVICE_PORT}",
                 "ALTLAS_JWT_PRIVATE_KEY": _jwt_key(),
                 "ALTLAS_SEED_USERS": json.dumps(seed_users(creds)),
+                "ALTLAS_PORTAL_OPENAPI_URLS": json.dumps(
+                    {
+                        name: f"http://{name}:{SERVICE_PORT}/openapi.json"
+                        for name in ("segmentation", "runner", "archive")
+                    }
+                ),
             },
         }
         for name in SERVICES:

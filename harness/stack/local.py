@@ -258,6 +258,10 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
             },
             logs / "gateway.log",
         )
+        # The portal (/portal) shows the other services' documents too.
+        services["gateway"].process.env["ALTLAS_PORTAL_OPENAPI_URLS"] = json.dumps(
+            {name: f"{svc.url}/openapi.json" for name, svc in services.items() if name != "gateway"}
+        )
         # Every service writes its trace spans beside the others (`harness trace COMMAND_ID`).
         for name, svc in services.items():
             svc.process.env["ALTLAS_TRACE_FILE"] = str(root / "traces" / f"{name}.jsonl")

@@ -21,7 +21,10 @@ from reference_services.gateway.api import archive as archive_api
 from reference_services.gateway.api import auth as auth_api
 from reference_services.gateway.api import commands as commands_api
 from reference_services.gateway.api import keys as keys_api
+from reference_services.gateway.api import portal as portal_api
 from reference_services.gateway.api.deps import Services
+from reference_services.gateway.api.portal import PortalSources
+from reference_services.gateway.api_changes import API_VERSION
 from reference_services.gateway.apikeys import ApiKeys
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import TokenService, hash_password
@@ -198,7 +201,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
 
     app = create_app(
         title="ALT_LAS API Gateway",
-        version="1.0.0",
+        version=API_VERSION,
         description=(
             "Public API of ALT_LAS: submit natural-language commands (Turkish or English), follow"
             " their status through segmentation, execution and archiving, and search the archive."
@@ -210,6 +213,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         inner_middleware=(ETagMiddleware,),
     )
     app.state.gateway = Services(tokens, limiter, archive, sessions, login_gate, api_keys, oidc)
-    for api in (auth_api, commands_api, archive_api, keys_api):
+    app.state.portal_sources = PortalSources(settings.portal_openapi_urls)
+    for api in (auth_api, commands_api, archive_api, keys_api, portal_api):
         app.include_router(api.router)
     return app

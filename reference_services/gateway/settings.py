@@ -65,6 +65,8 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     # Demo users created at start-up; only the local stack sets this.
     seed_users: list[dict[str, str]] = Field(default_factory=list)
     archive_url: str = "http://127.0.0.1:8003"
+    # Where the portal (/portal) reads the other services' OpenAPI documents: service -> URL.
+    portal_openapi_urls: dict[str, str] = Field(default_factory=dict)
     archive_timeout_s: float = Field(3.0, gt=0)
     # Circuit breaker around archive calls: open after this many consecutive failures (5xx,
     # timeouts, refused connections), probe again after archive_breaker_reset_s.

@@ -2,7 +2,9 @@
 and kept on `app.state.gateway`), the database pool, and authentication — a Bearer access
 token, the caller's rate limit, and the roles an operation needs."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import jwt
@@ -11,6 +13,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from reference_services.common.app import problem_responses
 from reference_services.common.runtime import Runtime
+from reference_services.gateway.api_changes import Deprecation
 from reference_services.gateway.apikeys import ApiKeys
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import AuthError, Principal, TokenService
@@ -150,3 +153,19 @@ def require(*roles: str) -> Any:
 any_role = require("admin", "user", "viewer")
 # 503: an external identity provider whose keys cannot be fetched.
 AUTHN = problem_responses(400, 401, 403, 429, 503)
+
+
+def deprecated_route(
+    deprecation: Deprecation, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Callable[[Response], None]:
+    """A route dependency: the deprecation headers on its answer; 410 Gone after the sunset."""
+
+    def _mark(response: Response) -> None:
+        headers = deprecation.headers()
+        if deprecation.gone(clock):
+            raise HTTPException(
+                410, f"this route was removed; use {deprecation.successor}", headers=headers
+            )
+        response.headers.update(headers)
+
+    return _mark
