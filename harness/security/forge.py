@@ -68,6 +68,13 @@ def new_key() -> RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def private_pem(key: RSAPrivateKey) -> str:
+    """The key as unencrypted PKCS#8 PEM, the form a gateway is configured with."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
 def load_key(pem: str) -> RSAPrivateKey:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, RSAPrivateKey):

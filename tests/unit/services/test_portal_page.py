@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 
+from harness.security import forge
 from reference_services.archive.app import build_app as archive_app
 from reference_services.archive.settings import ArchiveSettings
 from reference_services.gateway.api.deps import deprecated_route
@@ -39,12 +38,7 @@ DB = "postgresql://unused/db"
 
 
 def _pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    return forge.private_pem(forge.new_key())
 
 
 @pytest.fixture(scope="module")
