@@ -118,7 +118,8 @@ NOT_FULL := $(if $(FULL),, and not full)
 # them by a third and starved the rate-limit burst of its event loop (every connect timed out).
 COVERAGE_FLOORS ?= --floor harness=50 --floor reference_services=68
 MAIN_MARKERS := not docker and not k8s_local$(NOT_FULL)
-# tests/ runs on PYTEST_WORKERS processes (pytest-xdist; 1: in this process); the suites
+# tests/ runs on PYTEST_WORKERS processes (pytest-xdist; 1: in this process), a file per worker
+# (--dist loadfile: the modules whose tests build on one another stay whole); the suites
 # against a stack run in one, as they share it.
 PYTEST_WORKERS ?= 2
 
@@ -129,7 +130,7 @@ test: setup check  ## everything that fits in CI: lint, types, unit, infra, end-
 	@rm -rf reports/junit reports/coverage && mkdir -p reports/junit reports/coverage && touch reports/.test-started
 	@rc=0; export HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} HARNESS_TEST_MODE=$${HARNESS_TEST_MODE:-1}; \
 	$(PY) -m pytest -q -m "$(MAIN_MARKERS)" tests --junitxml=reports/junit/tests.xml \
-		$(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) --cov --cov-report= || rc=$$?; \
+		$(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) --cov --cov-report= || rc=$$?; \
 	$(VENV)/bin/coverage json -q -o reports/coverage/coverage.json && \
 		$(VENV)/bin/coverage html -q -d reports/coverage/html && \
 		$(PY) tools/coverage_summary.py reports/coverage $(COVERAGE_FLOORS) || rc=1; \

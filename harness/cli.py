@@ -484,6 +484,30 @@ def _trace(settings: HarnessSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _api_usage(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    """`harness report api-usage`: the gateway's usage metrics, over a window."""
+    from harness.report import api_usage
+
+    urls = args.metrics_url
+    if not urls:
+        state = load_state(settings)
+        if "gateway" not in state.endpoints:
+            raise HarnessError("the stack has no gateway endpoint (or give --metrics-url)")
+        urls = [state.endpoints["gateway"].rstrip("/") + "/metrics"]
+    window = None if args.since_start else api_usage.parse_window(args.window)
+
+    def _progress(left: float) -> None:
+        if not args.json:
+            _say(f"  watching the API usage: {left:.0f} s left…")
+
+    found = await api_usage.measure(urls, window, _progress)
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(found.render(args.top))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = HarnessSettings()
     parser = argparse.ArgumentParser(
@@ -599,6 +623,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     trc.add_argument("command_id")
     trc.add_argument("--json", action="store_true")
+    rep = sub.add_parser("report", help="reports read from a running deployment").add_subparsers(
+        dest="report", required=True
+    )
+    use = rep.add_parser(
+        "api-usage",
+        help="requests, errors and latency percentiles per caller (user, API key) and route,"
+        " from the gateway's metrics over a window",
+    )
+    use.add_argument("--window", default="60s", help="how long to watch: 30s, 5m, 1h (60s)")
+    use.add_argument(
+        "--since-start",
+        action="store_true",
+        help="report the counters as they are (since the gateway started), without waiting",
+    )
+    use.add_argument(
+        "--metrics-url",
+        action="append",
+        help="a gateway's /metrics (repeat for each replica; default: the stack's gateway)",
+    )
+    use.add_argument("--top", type=int, default=30, help="rows to print (30)")
+    use.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -621,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_latency(settings, args.n, args.json))
         if args.cmd == "trace":
             return _trace(settings, args)
+        if args.cmd == "report":
+            return asyncio.run(_api_usage(settings, args))
         if args.cmd == "attack":
             return asyncio.run(_attack(settings, args))
         if args.cmd == "streams":

@@ -20,6 +20,7 @@ from reference_services.common import topology, tracing
 from reference_services.common.db import Database
 from reference_services.common.errors import NotFound, TransientError
 from reference_services.common.events import derived_id, make_event, now_iso, publish_status
+from reference_services.common.logging import correlation_id_var
 from reference_services.common.messaging import Messaging
 from reference_services.common.schemas import validate
 
@@ -116,20 +117,53 @@ class Archive:
         return doc
 
     async def set_status(self, atlas_id: str, status: str) -> dict[str, Any]:
-        row = await self.db.pool.fetchval(
+        row = await self.db.pool.fetchrow(
             "UPDATE atlas SET status = $2, version = version + 1, updated_at = now(),"
             " doc = jsonb_set(jsonb_set(doc, '{status}', to_jsonb($2::text)),"
             "   '{updated_at}', to_jsonb(to_char(now() AT TIME ZONE 'UTC',"
             '   \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')))'
-            " WHERE id = $1 RETURNING doc",
+            " WHERE id = $1 RETURNING doc, version",
             atlas_id,
             status,
         )
         if row is None:
             raise NotFound("atlas record", atlas_id)
         await self._try_index(atlas_id)
-        doc: dict[str, Any] = json.loads(row)
+        doc: dict[str, Any] = json.loads(row["doc"])
+        try:
+            await self.announce(doc, int(row["version"]))
+        except TransientError as exc:
+            # Committed: the change stands; the catch-up loop announces it (announced_version).
+            log.warning("announcing the change of %s deferred to catch-up: %s", atlas_id, exc)
         return doc
+
+    async def announce(self, doc: dict[str, Any], version: int) -> None:
+        """Publish altlas.atlas.updated for one version of a record (its event id names the
+        version, so a repeat is deduplicated by the broker), then record it as announced."""
+        event = make_event(
+            "atlas.updated",
+            source=SOURCE,
+            subject=doc["command_id"],
+            correlation_id=correlation_id_var.get() or f"atlas-change:{doc['id']}",
+            data={"atlas": doc, "version": version},
+            event_id=f"atlas.updated:{doc['id']}:{version}",
+        )
+        await self.messaging.publish(topology.SUBJECT_ATLAS_UPDATED, event)
+        await self.db.pool.execute(
+            "UPDATE atlas SET announced_version = GREATEST(announced_version, $2) WHERE id = $1",
+            doc["id"],
+            version,
+        )
+
+    async def announce_pending(self, limit: int = 200) -> int:
+        """Announce the changes whose announcement failed (announced_version behind)."""
+        rows = await self.db.pool.fetch(
+            "SELECT doc, version FROM atlas WHERE announced_version < version ORDER BY id LIMIT $1",
+            limit,
+        )
+        for row in rows:
+            await self.announce(json.loads(row["doc"]), int(row["version"]))
+        return len(rows)
 
     async def _try_index(self, atlas_id: str) -> None:
         try:
@@ -182,6 +216,8 @@ class Archive:
             try:
                 while (n := await self.index_rows()) > 0:
                     log.info("catch-up indexed %d records", n)
+                while (n := await self.announce_pending()) > 0:
+                    log.info("catch-up announced the changes of %d records", n)
             except Exception as exc:
                 log.debug("catch-up pass failed: %s", exc)
             with contextlib.suppress(TimeoutError):

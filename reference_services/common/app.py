@@ -131,6 +131,8 @@ class CorrelationMiddleware:
         method = scope["method"]
         incoming = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
                     if k in (b"traceparent", b"tracestate")}  # fmt: skip
+        # Where a handler names its caller (request.state.principal: the gateway's auth).
+        state = scope.setdefault("state", {})
         with tracing.span(
             f"{method} {scope['path']}", kind=SpanKind.SERVER, parent_headers=incoming
         ) as current:
@@ -141,7 +143,12 @@ class CorrelationMiddleware:
                 route = scope.get("route")
                 path = getattr(route, "path", "unmatched")
                 metrics.HTTP_REQUESTS.labels(method, path, str(status)).inc()
-                metrics.HTTP_SECONDS.labels(method, path).observe(time.perf_counter() - started)
+                took = time.perf_counter() - started
+                metrics.HTTP_SECONDS.labels(method, path).observe(took)
+                if scope["path"].startswith("/api/"):
+                    caller = str(state.get("principal") or "anonymous")
+                    metrics.API_REQUESTS.labels(caller, method, path, str(status)).inc()
+                    metrics.API_SECONDS.labels(caller, path).observe(took)
                 current.update_name(f"{method} {path}")
                 current.set_attribute("http.response.status_code", status)
                 if status >= 500:

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -46,6 +47,8 @@ class Messaging:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._consumers: list[Consumer] = []
+        # Times the connection was lost (whoever must notice a gap, e.g. a cache, compares).
+        self.disconnects = 0
 
     @property
     def js(self) -> JetStreamContext:
@@ -66,6 +69,7 @@ class Messaging:
 
     async def connect(self) -> None:
         async def _disconnected() -> None:
+            self.disconnects += 1
             log.warning("disconnected from NATS")
 
         async def _reconnected() -> None:
@@ -300,12 +304,25 @@ class Consumer:
 
     async def _handle(self, msg: Msg) -> None:
         started = time.perf_counter()
+        durable = self.spec.durable
         deliveries = msg.metadata.num_delivered or 1
+        if msg.metadata.num_pending is not None:
+            metrics.CONSUMER_PENDING.labels(durable).set(msg.metadata.num_pending)
+        if deliveries > 1:
+            metrics.REDELIVERIES.labels(durable).inc()
+        outcome = "nak"  # what an exception or a cancellation escaping the handling means
+        try:
+            outcome = await self._handle_one(msg, deliveries)
+        finally:
+            metrics.HANDLER_SECONDS.labels(durable, outcome).observe(time.perf_counter() - started)
+
+    async def _handle_one(self, msg: Msg, deliveries: int) -> str:
+        """Handle one delivery; the outcome (ack, nak, dead_letter) for the metrics."""
         try:
             envelope = decode(msg.data)
         except (ValueError, SchemaViolation) as exc:
-            await self._dead_letter(msg, f"invalid payload: {exc}", deliveries)
-            return
+            return await self._dead_letter(msg, f"invalid payload: {exc}", deliveries)
+        _observe_age(self.spec.durable, envelope.get("time"))
         with (
             log_context(command_id=envelope["subject"], correlation_id=envelope["correlation_id"]),
             tracing.span(
@@ -328,15 +345,13 @@ class Consumer:
                 metrics.MESSAGES.labels(self.spec.durable, "nak").inc()
                 raise
             except PermanentError as exc:
-                await self._dead_letter(msg, f"permanent error: {exc}", deliveries)
-                return
+                return await self._dead_letter(msg, f"permanent error: {exc}", deliveries)
             except Exception as exc:
                 transient = isinstance(exc, TransientError)
                 if deliveries >= self.settings.max_deliver:
-                    await self._dead_letter(
+                    return await self._dead_letter(
                         msg, f"deliveries exhausted ({deliveries}); last error: {exc}", deliveries
                     )
-                    return
                 backoff = self.settings.nak_backoff_s
                 delay = backoff[min(deliveries, len(backoff)) - 1] if backoff else 0
                 log.log(
@@ -350,12 +365,12 @@ class Consumer:
                 )
                 await _safe(msg.nak(delay=delay))
                 metrics.MESSAGES.labels(self.spec.durable, "nak").inc()
-                return
+                return "nak"
             finally:
                 heartbeat.cancel()
             await _safe(msg.ack())
             metrics.MESSAGES.labels(self.spec.durable, "ack").inc()
-            metrics.HANDLER_SECONDS.labels(self.spec.durable).observe(time.perf_counter() - started)
+            return "ack"
 
     async def _keep_alive(self, msg: Msg) -> None:
         """Tell JetStream the message is still being worked on, so ack_wait can stay short."""
@@ -363,7 +378,7 @@ class Consumer:
             await asyncio.sleep(self.settings.ack_wait_s / 3)
             await _safe(msg.in_progress())
 
-    async def _dead_letter(self, msg: Msg, reason: str, deliveries: int) -> None:
+    async def _dead_letter(self, msg: Msg, reason: str, deliveries: int) -> str:
         seq = msg.metadata.sequence.stream
         record = {
             "consumer": self.spec.durable,
@@ -388,10 +403,23 @@ class Consumer:
             log.error("DLQ publish failed (%s); NAKing message %s", exc, seq)
             await _safe(msg.nak(delay=1.0))
             metrics.MESSAGES.labels(self.spec.durable, "nak").inc()
-            return
+            return "nak"
         await _safe(msg.term())
         metrics.MESSAGES.labels(self.spec.durable, "dead_letter").inc()
         metrics.DEAD_LETTERS.labels(self.spec.durable).inc()
+        return "dead_letter"
+
+
+def _observe_age(consumer: str, sent: object) -> None:
+    """How old the event is now (its `time`, set when it was built, to this handling)."""
+    if not isinstance(sent, str):
+        return
+    try:
+        at = datetime.fromisoformat(sent.replace("Z", "+00:00"))
+    except ValueError:
+        return
+    age = (datetime.now(UTC) - at).total_seconds()
+    metrics.EVENT_AGE_SECONDS.labels(consumer).observe(max(age, 0.0))
 
 
 async def _safe(op: Awaitable[None]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -21,15 +21,14 @@ BASE_URI = "https://altlas.dev/schemas/"
 
 DocumentKind = Literal["alt", "last", "atlas", "envelope"]
 EventType = Literal[
-    "command.submitted", "alt.created", "last.created", "atlas.created", "status.changed"
-]
-EVENT_TYPES: tuple[EventType, ...] = (
     "command.submitted",
     "alt.created",
     "last.created",
     "atlas.created",
+    "atlas.updated",
     "status.changed",
-)
+]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 
 @cache

@@ -31,6 +31,10 @@ SUBJECT_COMMAND_SUBMITTED = "altlas.command.submitted"
 SUBJECT_ALT_CREATED = "altlas.alt.created"
 SUBJECT_LAST_CREATED = "altlas.last.created"
 SUBJECT_ATLAS_CREATED = "altlas.atlas.created"
+# A stored record changed (its status): what caches of the archive listen to.
+SUBJECT_ATLAS_UPDATED = "altlas.atlas.updated"
+# Every change to what the archive answers: a new record, a changed one.
+SUBJECTS_ATLAS_CHANGES = "altlas.atlas.>"
 
 
 def status_subject(stage: str) -> str:

@@ -26,6 +26,7 @@ from reference_services.gateway.api.deps import Services
 from reference_services.gateway.api.portal import PortalSources
 from reference_services.gateway.api_changes import API_VERSION
 from reference_services.gateway.apikeys import ApiKeys
+from reference_services.gateway.archive_cache import ArchiveCache, ArchiveChanges
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import TokenService, hash_password
 from reference_services.gateway.caching import ETagMiddleware
@@ -136,6 +137,13 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         ),
     )
 
+    archive_cache = ArchiveCache(
+        read_ttl_s=settings.archive_cache_read_ttl_s,
+        search_ttl_s=settings.archive_cache_search_ttl_s,
+        settle_s=settings.archive_cache_settle_s,
+        max_entries=settings.archive_cache_max_entries,
+    )
+
     async def start(rt: Runtime) -> None:
         pool = rt.database.pool
         for user in settings.seed_users:
@@ -162,6 +170,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         relay.start()
         rt.extras["relay"] = relay
         rt.messaging.consume(topology.GATEWAY_PROJECTION, StatusProjection(pool))
+        changes = rt.extras["archive_changes"] = ArchiveChanges(rt.messaging, archive_cache)
+        changes.start()
         stopping = rt.extras["stopping"] = asyncio.Event()
         if store is not None:
             rt.extras["secret_refresh"] = supervised(
@@ -192,6 +202,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             await rt.extras["session_prune"]
             if "secret_refresh" in rt.extras:
                 await rt.extras["secret_refresh"]
+        changes: ArchiveChanges | None = rt.extras.get("archive_changes")
+        if changes is not None:
+            await changes.stop()
         relay: OutboxRelay | None = rt.extras.get("relay")
         if relay is not None:
             await relay.stop()
@@ -212,7 +225,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         readiness=readiness,
         inner_middleware=(ETagMiddleware,),
     )
-    app.state.gateway = Services(tokens, limiter, archive, sessions, login_gate, api_keys, oidc)
+    app.state.gateway = Services(
+        tokens, limiter, archive, sessions, login_gate, api_keys, oidc, archive_cache
+    )
     app.state.portal_sources = PortalSources(settings.portal_openapi_urls)
     for api in (auth_api, commands_api, archive_api, keys_api, portal_api):
         app.include_router(api.router)

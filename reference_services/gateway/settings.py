@@ -75,6 +75,14 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     # Attempts per archive read (GET only), the first included; back-off starts at base_s.
     archive_retry_attempts: int = Field(2, ge=1, le=5)
     archive_retry_base_s: float = Field(0.05, gt=0, le=1.0)
+    # The cache of archive answers (gateway/archive_cache.py), invalidated by the archive's
+    # change events on every replica: how long a read / a search is kept at most (0: not kept),
+    # how long after a change a search is not stored (the index's refresh interval, 1 s, plus a
+    # margin), and how many answers one replica keeps (0 turns the cache off).
+    archive_cache_read_ttl_s: float = Field(30.0, ge=0)
+    archive_cache_search_ttl_s: float = Field(10.0, ge=0)
+    archive_cache_settle_s: float = Field(1.5, ge=0)
+    archive_cache_max_entries: int = Field(2000, ge=0)
     rate_limit_capacity: float = Field(200.0, gt=0)
     rate_limit_refill_per_s: float = Field(100.0, gt=0)
     # Count the limits in NATS, shared by every replica (shared_ratelimit.py); off: per process.

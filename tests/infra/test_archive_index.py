@@ -33,6 +33,8 @@ from reference_services.common.db import Database
 from reference_services.common.errors import TransientError
 from reference_services.common.messaging import Messaging
 
+# One worker runs the whole module, in order (make test: --dist loadfile): its tests build on one
+# another's indexes (rollover, then migration, then retention) on one module-scoped pair of engines.
 pytestmark = pytest.mark.slow
 
 
@@ -41,6 +43,20 @@ class Engines:
     db: Database
     index: SearchIndex
     archive: Archive
+    broker: Announcements
+
+
+class Announcements:
+    """Stands in for NATS: keeps what the archive publishes, or refuses it while `away`."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.away = False
+
+    async def publish(self, subject: str, envelope: dict[str, Any], **_: Any) -> None:
+        if self.away:
+            raise TransientError(f"publish to {subject} failed: NATS is away")
+        self.events.append((subject, envelope))
 
 
 def _doc(n: int, created: str = "2026-11-20T10:00:00.000Z") -> dict[str, Any]:
@@ -106,9 +122,10 @@ async def engines(
         db = Database(settings, MIGRATIONS)
         await db.connect()
         index = SearchIndex(node.url, "t-atlas", 10.0)
-        archive = Archive(db, index, cast(Messaging, None))  # indexing only: no messages
+        broker = Announcements()
+        archive = Archive(db, index, cast(Messaging, broker))
         try:
-            yield Engines(db, index, archive)
+            yield Engines(db, index, archive, broker)
         finally:
             await index.close()
             await db.close()
@@ -255,6 +272,9 @@ async def test_statistics_count_what_postgresql_holds(engines: Engines) -> None:
 
 
 async def test_retention_deletes_an_index_whose_records_are_old(engines: Engines) -> None:
+    # Records of its own (old ones): under xdist this test may be the first of the module.
+    await _plant(engines.db, [_doc(n) for n in range(700, 703)])
+    await _catch_up(engines.archive)
     policy = lifecycle.Policy(max_docs=1, retention="1s").checked()
     passed = await lifecycle.run_once(engines.index, engines.db, policy)
     assert passed.rolled_over is not None, passed
@@ -263,3 +283,28 @@ async def test_retention_deletes_an_index_whose_records_are_old(engines: Engines
         passed,
         layout,
     )
+
+
+async def test_every_status_change_is_announced_even_after_the_broker_was_away(
+    engines: Engines,
+) -> None:
+    await _plant(engines.db, [_doc(n) for n in range(600, 602)])
+    first, second = str(uuid.UUID(int=600)), str(uuid.UUID(int=601))
+    while await engines.archive.announce_pending():  # what earlier tests left (a raw version bump)
+        pass
+    engines.broker.events.clear()
+    await engines.archive.set_status(first, "archived")
+    assert [(s, e["id"], e["data"]["version"]) for s, e in engines.broker.events] == [
+        ("altlas.atlas.updated", f"atlas.updated:{first}:2", 2)
+    ], "a status change must be announced with the record's new version"
+    assert engines.broker.events[0][1]["data"]["atlas"]["status"] == "archived"
+    engines.broker.away = True
+    changed = await engines.archive.set_status(second, "deleted")  # committed, not announced
+    assert changed["status"] == "deleted"
+    engines.broker.away = False
+    engines.broker.events.clear()
+    assert await engines.archive.announce_pending() == 1
+    assert [e["id"] for _, e in engines.broker.events] == [f"atlas.updated:{second}:2"], (
+        "the catch-up must announce the change the broker missed, and only that one"
+    )
+    assert await engines.archive.announce_pending() == 0

@@ -268,6 +268,12 @@ CASES: list[tuple[str, str, Mutation, str]] = [
     ),
     (
         "network_policies",
+        "a portal document's link not allowed (an entry of an ALTLAS_*_URLS object)",
+        lambda o: obj(o, "NetworkPolicy", "runner")["spec"].pop("ingress"),
+        "gateway -> runner:8080 (ALTLAS_PORTAL_OPENAPI_URLS[runner]): expected ingress allowed",
+    ),
+    (
+        "network_policies",
         "ingress side of a link missing",
         lambda o: obj(o, "NetworkPolicy", "postgres")["spec"]["ingress"][0]["from"][0][
             "podSelector"

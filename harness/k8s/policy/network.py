@@ -1,8 +1,10 @@
 """Who can reach what: only the gateway from outside, and NetworkPolicies that allow exactly the
-links the services use (read from their ALTLAS_*_URL settings) and the data stores' own."""
+links the services use (read from their ALTLAS_*_URL and ALTLAS_*_URLS settings) and the data
+stores' own."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -90,40 +92,56 @@ class Link:
     port: int | None = None
 
 
+def _urls(name: str, value: str) -> list[tuple[str, str]]:
+    """The URLs one setting names: an ALTLAS_*_URL is one; an ALTLAS_*_URLS is a JSON object of
+    name -> URL (the gateway's portal documents), each entry its own link."""
+    if name.endswith("_URL"):
+        return [(name, value)]
+    try:
+        entries = json.loads(value)
+    except ValueError:
+        return [(name, value)]
+    if not isinstance(entries, dict):
+        return [(name, value)]
+    return [(f"{name}[{key}]", str(url)) for key, url in entries.items()]
+
+
 def service_links(objects: Sequence[Manifest]) -> list[Link]:
-    """Every ALTLAS_*_URL of the services, resolved to the Service it names, that Service's
-    pods and the container port its port leads to."""
+    """Every ALTLAS_*_URL (and each entry of an ALTLAS_*_URLS object) of the services, resolved
+    to the Service it names, that Service's pods and the container port its port leads to."""
     links = []
     for w in service_workloads(objects):
         c = w.container(w.name)
         if c is None:
             continue
-        for name, value in container_env(c, objects).items():
-            if not (name.startswith("ALTLAS_") and name.endswith("_URL")) or not value.value:
+        for env_name, env_value in container_env(c, objects).items():
+            if not env_name.startswith("ALTLAS_") or not env_value.value:
                 continue
-            parts = urlsplit(value.value)
-            host = (parts.hostname or "").split(".")[0]
-            svc = find_one(objects, "Service", host)
-            if svc is None:
-                links.append(Link(w, name, value.value, None))
+            if not env_name.endswith(("_URL", "_URLS")):
                 continue
-            svc_port = next(
-                (
-                    p
-                    for p in (svc.get("spec") or {}).get("ports") or []
-                    if p.get("port") == parts.port
-                ),
-                None,
-            )
-            selector = (svc.get("spec") or {}).get("selector")
-            targets = [t for t in workloads(objects) if selects(selector, t.labels)]
-            port = None
-            if svc_port is not None and targets:
-                port = resolve_port(
-                    svc_port.get("targetPort", svc_port["port"]), targets[0].container_ports()
-                )
-            links.append(Link(w, name, value.value, svc, targets, port))
+            for name, url in _urls(env_name, env_value.value):
+                links.append(_link(objects, w, name, url))
     return links
+
+
+def _link(objects: Sequence[Manifest], w: Workload, name: str, url: str) -> Link:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").split(".")[0]
+    svc = find_one(objects, "Service", host)
+    if svc is None:
+        return Link(w, name, url, None)
+    svc_port = next(
+        (p for p in (svc.get("spec") or {}).get("ports") or [] if p.get("port") == parts.port),
+        None,
+    )
+    selector = (svc.get("spec") or {}).get("selector")
+    targets = [t for t in workloads(objects) if selects(selector, t.labels)]
+    port = None
+    if svc_port is not None and targets:
+        port = resolve_port(
+            svc_port.get("targetPort", svc_port["port"]), targets[0].container_ports()
+        )
+    return Link(w, name, url, svc, targets, port)
 
 
 def network_policies(objects: Sequence[Manifest]) -> list[str]:

@@ -1,10 +1,13 @@
 """The archive, proxied: search, read one record, change a record's status (admin). The
-gateway checks the caller and the parameters; the archive service answers."""
+gateway checks the caller and the parameters; the archive service answers — or, for reads and
+searches, the gateway's cache of its answers (archive_cache.py), which the archive's change events
+keep current. `X-Cache: hit|miss|bypass` says which."""
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from reference_services.common.app import problem_responses
@@ -12,11 +15,13 @@ from reference_services.common.logging import correlation_id_var
 from reference_services.common.models import AtlasDocument
 from reference_services.common.search_params import SearchParams
 from reference_services.gateway.api.deps import AUTHN, any_role, require, services
+from reference_services.gateway.archive_cache import READ, SEARCH
 from reference_services.gateway.archive_client import ArchiveRejected
 from reference_services.gateway.auth import Principal
 from reference_services.gateway.models import API, ArchiveSearchResult, StatusChange
 
 router = APIRouter(tags=["archive"])
+CACHE_HEADER = "X-Cache"
 
 
 async def _forward(request: Request, method: str, path: str, **kw: Any) -> Any:
@@ -28,6 +33,28 @@ async def _forward(request: Request, method: str, path: str, **kw: Any) -> Any:
         return JSONResponse(exc.body, status_code=exc.status, media_type="application/problem+json")
 
 
+async def _cached(
+    request: Request,
+    response: Response,
+    kind: str,
+    key: str,
+    atlas_id: str | None,
+    path: str,
+    **kw: Any,
+) -> Any:
+    cache = services(request).archive_cache
+    found = cache.get(kind, key)
+    if found is not None:
+        response.headers[CACHE_HEADER] = "hit"
+        return found
+    ticket = cache.begin(kind, key, atlas_id)
+    answer = await _forward(request, "GET", path, **kw)
+    if isinstance(answer, JSONResponse):
+        return answer
+    response.headers[CACHE_HEADER] = "miss" if cache.put(ticket, answer) else "bypass"
+    return answer
+
+
 @router.get(
     f"{API}/archive/search",
     response_model=ArchiveSearchResult,
@@ -36,10 +63,13 @@ async def _forward(request: Request, method: str, path: str, **kw: Any) -> Any:
 )
 async def archive_search(
     request: Request,
+    response: Response,
     who: Annotated[Principal, Depends(any_role)],
     params: Annotated[SearchParams, Query()],
 ) -> Any:
-    return await _forward(request, "GET", "/v1/atlas/search", params=params.query())
+    query = params.query()
+    key = urlencode(sorted(query))
+    return await _cached(request, response, SEARCH, key, None, "/v1/atlas/search", params=query)
 
 
 # `:uuid` keeps ".../search" from also matching this route: a PATCH there is a 405, not an
@@ -53,9 +83,11 @@ async def archive_search(
 async def archive_read(
     atlas_id: uuid.UUID,
     request: Request,
+    response: Response,
     who: Annotated[Principal, Depends(any_role)],
 ) -> Any:
-    return await _forward(request, "GET", f"/v1/atlas/{atlas_id}")
+    record = str(atlas_id)
+    return await _cached(request, response, READ, record, record, f"/v1/atlas/{atlas_id}")
 
 
 @router.patch(
@@ -70,4 +102,7 @@ async def archive_change(
     request: Request,
     who: Annotated[Principal, Depends(require("admin"))],
 ) -> Any:
-    return await _forward(request, "PATCH", f"/v1/atlas/{atlas_id}", json=body.model_dump())
+    answer = await _forward(request, "PATCH", f"/v1/atlas/{atlas_id}", json=body.model_dump())
+    # The caller reads its own change next, here: no waiting for the archive's event.
+    services(request).archive_cache.changed(str(atlas_id))
+    return answer

@@ -15,6 +15,7 @@ from reference_services.common.app import problem_responses
 from reference_services.common.runtime import Runtime
 from reference_services.gateway.api_changes import Deprecation
 from reference_services.gateway.apikeys import ApiKeys
+from reference_services.gateway.archive_cache import ArchiveCache
 from reference_services.gateway.archive_client import ArchiveClient
 from reference_services.gateway.auth import AuthError, Principal, TokenService
 from reference_services.gateway.login_gate import LoginGate
@@ -33,6 +34,8 @@ class Services:
     api_keys: ApiKeys
     # Access tokens of an external OpenID provider, when one is configured.
     oidc: OidcVerifier | None = None
+    # The archive's answers, kept until its change events say otherwise.
+    archive_cache: ArchiveCache = field(default_factory=lambda: ArchiveCache(max_entries=0))
     # Users of the provider already given a row (commands reference users), per process.
     provisioned: set[str] = field(default_factory=set)
 
@@ -75,6 +78,8 @@ async def principal(
         who = await _token_caller(request, gateway, creds)
     # The limit follows the credential: a key has its own, apart from its owner's sessions.
     limit_key = who.session if who.session.startswith("apikey:") else who.username
+    # Who called, for the usage metrics (altlas_api_requests_total).
+    request.state.principal = limit_key if limit_key.startswith("apikey:") else f"user:{limit_key}"
     limit = await gateway.limiter.acquire("api", limit_key)
     if not limit.decision.allowed:
         raise HTTPException(
