@@ -32,6 +32,8 @@ class Span:
     status: str
     attributes: dict[str, Any]
     children: list[Span] = field(default_factory=list)
+    # Other traces this span links to (the gateway's root: a client's own traceparent).
+    links: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def duration_ms(self) -> float:
@@ -50,6 +52,7 @@ class Span:
             end_ns=int(data["end_ns"]),
             status=str(data.get("status", "unset")),
             attributes=dict(data.get("attributes", {})),
+            links=[dict(x) for x in data.get("links") or []],
         )
 
     def walk(self, depth: int = 0) -> Iterator[tuple[int, Span]]:

@@ -103,8 +103,10 @@ class CorrelationMiddleware:
     and the request metrics. Pure ASGI: Starlette's BaseHTTPMiddleware runs each request in an
     extra task with memory streams, which cost more than the gateway's own work on a read."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trust_traceparent: bool = True) -> None:
         self.app = app
+        # False at an edge (the gateway): a client's traceparent becomes a link, not the parent.
+        self.trust_traceparent = trust_traceparent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,6 +121,11 @@ class CorrelationMiddleware:
         token = correlation_id_var.set(cid)
         started = time.perf_counter()
         status = 500
+        # What handlers leave for this middleware (request.state): `principal`, the caller (the
+        # gateway's auth), for the usage metrics; `response_headers`, headers every answer to
+        # this request carries — the gateway's RateLimit-* — an error answer included, which an
+        # exception handler builds afresh.
+        state = scope.setdefault("state", {})
 
         async def _send(message: Message) -> None:
             nonlocal status
@@ -126,15 +133,19 @@ class CorrelationMiddleware:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["X-Correlation-Id"] = cid
+                for name, value in (state.get("response_headers") or {}).items():
+                    if name not in headers:
+                        headers[name] = value
             await send(message)
 
         method = scope["method"]
         incoming = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
                     if k in (b"traceparent", b"tracestate")}  # fmt: skip
-        # Where a handler names its caller (request.state.principal: the gateway's auth).
-        state = scope.setdefault("state", {})
         with tracing.span(
-            f"{method} {scope['path']}", kind=SpanKind.SERVER, parent_headers=incoming
+            f"{method} {scope['path']}",
+            kind=SpanKind.SERVER,
+            parent_headers=incoming if self.trust_traceparent else None,
+            link_headers=None if self.trust_traceparent else incoming,
         ) as current:
             try:
                 await self.app(scope, receive, _send)
@@ -163,9 +174,11 @@ def create_app(
     lifespan: Any,
     readiness: Readiness,
     inner_middleware: tuple[Any, ...] = (),
+    trust_traceparent: bool = True,
 ) -> FastAPI:
     """The app with what every service shares; `inner_middleware` runs inside the correlation
-    middleware (so its answers, e.g. a 304, are what the request metrics count)."""
+    middleware (so its answers, e.g. a 304, are what the request metrics count).
+    `trust_traceparent` False: an incoming traceparent is linked, not continued (an edge)."""
     app = FastAPI(
         title=title,
         version=version,
@@ -177,7 +190,7 @@ def create_app(
 
     for middleware in inner_middleware:
         app.add_middleware(middleware)
-    app.add_middleware(CorrelationMiddleware)
+    app.add_middleware(CorrelationMiddleware, trust_traceparent=trust_traceparent)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -20,10 +20,11 @@ DLQ_SUBJECTS = ["altlas.dlq.>"]
 # The gateway's rate-limit counters (gateway/shared_ratelimit.py): a counter stream
 # (allow_msg_counter, NATS 2.12+), one subject per key and window, only the latest total kept,
 # in memory (a restart of NATS forgets the counts: limits are not data), gone after
-# RATE_LIMIT_MAX_AGE_S.
+# RATE_LIMIT_MAX_AGE_S — at least two windows of the slowest limit (failed logins: a window of
+# burst / refill, 60 s by default), since the sliding window reads the previous one.
 RATE_LIMIT_STREAM = "ALTLAS_RATELIMIT"
 RATE_LIMIT_PREFIX = "altlas.ratelimit"
-RATE_LIMIT_MAX_AGE_S = 120.0
+RATE_LIMIT_MAX_AGE_S = 300.0
 # Nats-Msg-Id deduplication window: a republish within it is dropped by the server.
 DUPLICATE_WINDOW_S = 600.0
 

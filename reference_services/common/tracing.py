@@ -68,6 +68,10 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
         "start_ns": span.start_time,
         "end_ns": span.end_time,
         "status": span.status.status_code.name.lower(),
+        "links": [
+            {"trace_id": f"{ln.context.trace_id:032x}", "span_id": f"{ln.context.span_id:016x}"}
+            for ln in span.links
+        ],
         "attributes": {k: _plain(v) for k, v in (span.attributes or {}).items()},
     }
 
@@ -111,15 +115,29 @@ def span(
     *,
     kind: SpanKind = SpanKind.INTERNAL,
     parent_headers: Mapping[str, str] | None = None,
+    link_headers: Mapping[str, str] | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> Iterator[Span]:
-    """A span, a child of the context in `parent_headers` when given (a message, a request)."""
+    """A span, a child of the context in `parent_headers` when given (a message, a request).
+    With `link_headers` instead, a new trace whose root *links* to the context they carry: an
+    edge that does not let a caller choose its trace (or flood another's) still keeps the
+    caller's trace id beside its own."""
     token = None
+    links: list[trace.Link] = []
     if parent_headers is not None:
         token = otel_context.attach(extract(dict(parent_headers)))
+    elif link_headers is not None:
+        remote = trace.get_current_span(extract(dict(link_headers))).get_span_context()
+        if remote.is_valid:
+            links.append(trace.Link(remote))
+        token = otel_context.attach(otel_context.Context())  # a root, whatever is current
     try:
         with tracer().start_as_current_span(
-            name, kind=kind, attributes=dict(attributes or {}), record_exception=True
+            name,
+            kind=kind,
+            attributes=dict(attributes or {}),
+            links=links,
+            record_exception=True,
         ) as current:
             yield current
     finally:

@@ -116,7 +116,17 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         else None
     )
     login_gate = LoginGate(
-        TokenBucketLimiter(settings.login_failure_burst, settings.login_failure_refill_per_min / 60)
+        TokenBucketLimiter(
+            settings.login_failure_burst, settings.login_failure_refill_per_min / 60
+        ),
+        shared=SharedLimiter(
+            runtime.messaging,
+            settings.login_failure_burst,
+            settings.login_failure_refill_per_min / 60,
+            timeout_s=settings.rate_limit_store_timeout_s,
+        )
+        if settings.rate_limit_shared
+        else None,
     )
     limiter = SharedLimiter(
         runtime.messaging if settings.rate_limit_shared else None,
@@ -224,6 +234,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         ),
         readiness=readiness,
         inner_middleware=(ETagMiddleware,),
+        trust_traceparent=settings.trace_trust_client,
     )
     app.state.gateway = Services(
         tokens, limiter, archive, sessions, login_gate, api_keys, oidc, archive_cache

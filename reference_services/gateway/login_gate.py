@@ -9,7 +9,11 @@ An attempt over that waits (up to `wait_s`) for one in flight to finish: a succe
 reservation back, a failure pays for it. A correct password sent ten times at once therefore
 succeeds ten times, and parallel guesses never exceed the bucket.
 
-The count is per gateway process: N replicas allow N times the rate.
+The failures are counted in the shared store when one is given (`shared`: the replicas' NATS
+counter stream, route class `login`), so N replicas allow one rate, not N times it; reservations
+stay per process, so attempts in flight at once on several replicas may each spend what is left
+(at most replicas × what was left, once). While the store is away each replica counts on its
+own bucket (the shared limiter's fallback), as the API limits do.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from reference_services.gateway.ratelimit import Decision, TokenBucketLimiter
+from reference_services.gateway.shared_ratelimit import SharedLimiter
+
+ROUTE_CLASS = "login"
 
 
 class Throttled(Exception):
@@ -42,14 +49,31 @@ class Attempt:
 
 
 class LoginGate:
-    def __init__(self, limiter: TokenBucketLimiter, wait_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        limiter: TokenBucketLimiter,
+        wait_s: float = 5.0,
+        shared: SharedLimiter | None = None,
+    ) -> None:
         self.limiter = limiter
+        self.shared = shared
         self.wait_s = wait_s
         self._in_flight: dict[str, int] = {}
         self._changed = asyncio.Condition()
 
     def in_flight(self, username: str) -> int:
         return self._in_flight.get(username, 0)
+
+    async def _left(self, username: str) -> Decision:
+        if self.shared is not None:
+            return await self.shared.peek(ROUTE_CLASS, username)
+        return self.limiter.peek(username)
+
+    async def _charge(self, username: str) -> None:
+        if self.shared is not None:
+            await self.shared.charge(ROUTE_CLASS, username)
+        else:
+            self.limiter.acquire(username)
 
     @asynccontextmanager
     async def attempt(self, username: str) -> AsyncIterator[Attempt]:
@@ -68,7 +92,7 @@ class LoginGate:
         finally:
             async with self._changed:
                 if attempt.failed_:
-                    self.limiter.acquire(username)
+                    await self._charge(username)
                 left = self._in_flight[username] - 1
                 if left:
                     self._in_flight[username] = left
@@ -81,7 +105,7 @@ class LoginGate:
         deadline = loop.time() + self.wait_s
         async with self._changed:
             while True:
-                decision = self.limiter.peek(username)
+                decision = await self._left(username)
                 if not decision.allowed:
                     raise Throttled(decision)
                 if decision.remaining - self.in_flight(username) >= 1:

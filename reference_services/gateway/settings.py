@@ -79,6 +79,10 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
     # change events on every replica: how long a read / a search is kept at most (0: not kept),
     # how long after a change a search is not stored (the index's refresh interval, 1 s, plus a
     # margin), and how many answers one replica keeps (0 turns the cache off).
+    # The gateway is the edge: a client's traceparent is kept as a link on a trace of the
+    # gateway's own, so no caller picks the trace its requests join. True behind a proxy that
+    # starts the traces itself.
+    trace_trust_client: bool = False
     archive_cache_read_ttl_s: float = Field(30.0, ge=0)
     archive_cache_search_ttl_s: float = Field(10.0, ge=0)
     archive_cache_settle_s: float = Field(1.5, ge=0)

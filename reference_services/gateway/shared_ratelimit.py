@@ -139,11 +139,9 @@ class SharedLimiter:
             raise TransientError(f"counter {subject}: {answer.get('error', answer)}")
         return int(answer["val"])
 
-    async def _total(self, prefix: str, window: int) -> int:
-        cached = self._previous.get(prefix)
-        if cached is not None and cached[0] == window:
-            return cached[1]
-        query = json.dumps({"last_by_subj": f"{prefix}.{window}"}).encode()
+    async def _read(self, subject: str) -> int:
+        """A counter's value now (0 when it has none)."""
+        query = json.dumps({"last_by_subj": subject}).encode()
         if self.store is None:
             raise TransientError("no shared store")
         reply = await self.store.request(
@@ -151,11 +149,16 @@ class SharedLimiter:
         )
         status = (reply.headers or {}).get("Status")
         if status == "404":  # no count in that window
-            total = 0
-        elif status:
-            raise TransientError(f"counter read {prefix}.{window}: status {status}")
-        else:
-            total = int(json.loads(reply.data)["val"])
+            return 0
+        if status:
+            raise TransientError(f"counter read {subject}: status {status}")
+        return int(json.loads(reply.data)["val"])
+
+    async def _total(self, prefix: str, window: int) -> int:
+        cached = self._previous.get(prefix)
+        if cached is not None and cached[0] == window:
+            return cached[1]
+        total = await self._read(f"{prefix}.{window}")
         if len(self._previous) > 100_000:
             self._previous.clear()
         self._previous[prefix] = (window, total)
@@ -197,6 +200,44 @@ class SharedLimiter:
             True,
         )
 
+    async def peek(self, route_class: str, key: str) -> Decision:
+        """What is left for `key` now, without counting anything (the login gate asks before
+        it checks a password); the local bucket's view while the store is away."""
+        now = self.clock()
+        window = int(now // self.window_s)
+        into = (now - window * self.window_s) / self.window_s
+        prefix = f"{topology.RATE_LIMIT_PREFIX}.{route_class}.{digest(key)}"
+        local = f"{route_class}:{key}"
+        if self.store is None or now < self._retry_store_at:
+            return self.fallback.peek(local)
+        try:
+            current = await self._read(f"{prefix}.{window}")
+            previous = await self._total(prefix, window - 1)
+        except (TransientError, ValueError, KeyError) as exc:
+            self._retry_store_at = now + STORE_BACKOFF_S
+            self._degrade(exc)
+            return self.fallback.peek(local)
+        left = self.limit - (previous * (1 - into) + current)
+        if left >= 1:
+            return Decision(True, left, 0.0)
+        return Decision(False, max(left, 0.0), self._wait(previous, current, into))
+
+    async def charge(self, route_class: str, key: str) -> None:
+        """Count one against `key` (a failed login), in the store, or locally while it is away."""
+        now = self.clock()
+        window = int(now // self.window_s)
+        local = f"{route_class}:{key}"
+        if self.store is None or now < self._retry_store_at:
+            self.fallback.acquire(local)
+            return
+        prefix = f"{topology.RATE_LIMIT_PREFIX}.{route_class}.{digest(key)}"
+        try:
+            await self._incr(f"{prefix}.{window}", 1)
+        except (TransientError, ValueError, KeyError) as exc:
+            self._retry_store_at = now + STORE_BACKOFF_S
+            self._degrade(exc)
+            self.fallback.acquire(local)
+
     def _wait(self, previous: int, current: int, into: float) -> float:
         """Seconds until one more request fits, if nothing else arrives meanwhile."""
         room = self.limit - 1 - current  # what the previous window's weight must fall to
@@ -206,11 +247,14 @@ class SharedLimiter:
         nxt = 1 - (self.limit - 1) / current if current > 0 else 0.0
         return (1 - into) * self.window_s + max(0.0, nxt) * self.window_s
 
-    def _fall_back(self, key: str, exc: Exception) -> Limit:
+    def _degrade(self, exc: Exception) -> None:
         if not self.degraded:
             self.degraded = True
             metrics.RATE_LIMIT_DEGRADED.set(1)
             log.warning("rate-limit store unavailable (%s): each replica limits on its own", exc)
+
+    def _fall_back(self, key: str, exc: Exception) -> Limit:
+        self._degrade(exc)
         return self._local(key)
 
     def _local(self, key: str) -> Limit:

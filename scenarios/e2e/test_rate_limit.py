@@ -10,6 +10,7 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from harness.clients.gateway import API, GatewayClient
 from harness.polling import poll_until
@@ -61,3 +62,19 @@ async def test_burst_is_limited_to_the_bucket(gateway: GatewayClient) -> None:
         return (await gateway.request("GET", PATH, role="admin")).status_code == 422
 
     await poll_until(_recovered, 30, "the admin's bucket to refill after the burst")
+
+
+async def test_error_answers_carry_the_rate_limit_headers(gateway: GatewayClient) -> None:
+    """A request the gateway charged is told what is left, whatever it is answered: a 404 of a
+    command nobody has and a 422 of a malformed id count against the limit like a 200."""
+    ok = await gateway.request("GET", f"{API}/archive/search", role="viewer")
+    if "ratelimit-limit" not in ok.headers:
+        pytest.skip("the gateway sends no RateLimit-* headers")
+    for path, status in (
+        (f"{API}/commands/00000000-0000-4000-8000-00000000abcd", 404),
+        (PATH, 422),
+    ):
+        resp = await gateway.request("GET", path, role="viewer")
+        assert resp.status_code == status, resp.text
+        missing = {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} - set(resp.headers)
+        assert not missing, f"a {status} was charged and lacks {sorted(missing)}: {resp.headers}"

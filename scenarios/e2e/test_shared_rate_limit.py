@@ -2,6 +2,7 @@
 gateway took it (capacity + refill × t, not twice that), every answer carries RateLimit-*
 headers, and when the counter store (NATS) is out of reach each gateway falls back to its own
 bucket and keeps serving (the README's documented choice: fail open, limited per replica).
+Failed logins are counted in the same store: a guesser alternating between them gets one burst.
 
 Local stack only: the test starts the two extra gateways from the stack's own gateway command,
 with a small limit (20 per 2 s) so the burst outruns it within seconds.
@@ -72,7 +73,7 @@ async def _quiet(urls: list[str], token: str) -> None:
     async with httpx.AsyncClient(base_url=urls[0], timeout=10) as c:
 
         async def _full() -> bool:
-            # A 200 carries the RateLimit headers (a 422 is FastAPI's, answered without them).
+            # Any answer the gateway charged carries the RateLimit headers.
             resp = await c.get(
                 f"{API}/archive/search", headers={"Authorization": f"Bearer {token}"}
             )
@@ -112,6 +113,31 @@ async def test_two_gateways_admit_one_limit_together(
     first_refusal = next(a for a in answers if a.status_code == 429)
     assert int(first_refusal.headers["retry-after"]) >= 1, first_refusal.headers
     assert first_refusal.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_two_gateways_count_failed_logins_together(
+    replicas: list[str], stack: StackState
+) -> None:
+    """A password guesser that alternates between two replicas gets one burst of guesses (the
+    gateway's default, 10), not one per replica: the failures are counted in the shared store."""
+    burst, name = 10, f"tahmin-{time.monotonic_ns()}"
+    clients = [httpx.AsyncClient(base_url=u, timeout=10) for u in replicas]
+    try:
+        codes = []
+        for i in range(3 * burst):
+            resp = await clients[i % 2].post(
+                f"{API}/auth/login", json={"username": name, "password": f"yanlış-{i}"}
+            )
+            codes.append(resp.status_code)
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    assert set(codes) <= {401, 429}, codes
+    checked = codes.count(401)
+    # One more may come due while the guesses run (the refill: 10 a minute).
+    assert burst <= checked <= burst + 1, (
+        f"{checked} guesses checked by two gateways; one shared count allows {burst}"
+        f" (two separate counts would allow {2 * burst}): {codes}"
+    )
 
 
 async def test_without_the_store_each_gateway_limits_on_its_own(

@@ -86,6 +86,8 @@ async def principal(
             429, f"rate limit exceeded for user {who.username!r}", headers=limit.headers()
         )
     response.headers.update(limit.headers())
+    # And on an error answer (a 404, a 422), which the exception handlers build afresh.
+    request.state.response_headers = limit.headers()
     return who
 
 

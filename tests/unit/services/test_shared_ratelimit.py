@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_services.common.errors import TransientError
+from reference_services.gateway.login_gate import LoginGate, Throttled
+from reference_services.gateway.ratelimit import TokenBucketLimiter
 from reference_services.gateway.shared_ratelimit import SharedLimiter
 
 
@@ -149,3 +151,43 @@ async def test_after_a_store_failure_requests_do_not_wait_for_it_again_at_once()
     store.down = False
     clock.now += 3
     assert (await lim.acquire("api", "u")).shared, "after the back-off the store is asked again"
+
+
+async def _guess(gate: LoginGate, name: str) -> str:
+    try:
+        async with gate.attempt(name) as attempt:
+            attempt.failed()
+    except Throttled:
+        return "throttled"
+    return "checked"
+
+
+async def test_two_replicas_count_failed_logins_together() -> None:
+    store, clock = CounterStore(), Clock()
+
+    def _replica() -> LoginGate:
+        local = TokenBucketLimiter(5, 5 / 60, clock=clock)
+        return LoginGate(local, shared=SharedLimiter(store, 5, 5 / 60, clock=clock))
+
+    a, b = _replica(), _replica()
+    outcomes = [await _guess(a if i % 2 else b, "kurban") for i in range(20)]
+    assert outcomes.count("checked") == 5, (
+        f"two replicas must check 5 guesses together (the burst), not 5 each: {outcomes}"
+    )
+    assert await _guess(a, "başka") == "checked", "failures are counted per name"
+    # 35 s on (windows of 60 s, this one 40 s in): a quarter into the next window the five
+    # failures weigh 3.75 — room for one more guess, from either replica, and no second.
+    clock.now += 35
+    assert await _guess(b, "kurban") == "checked"
+    assert await _guess(a, "kurban") == "throttled"
+
+
+async def test_failed_logins_are_counted_locally_while_the_store_is_away() -> None:
+    store, clock = CounterStore(), Clock()
+    gate = LoginGate(
+        TokenBucketLimiter(3, 3 / 60, clock=clock),
+        shared=SharedLimiter(store, 3, 3 / 60, clock=clock),
+    )
+    store.down = True
+    outcomes = [await _guess(gate, "n") for _ in range(6)]
+    assert outcomes == ["checked"] * 3 + ["throttled"] * 3, outcomes

@@ -56,3 +56,18 @@ def test_a_message_hop_and_the_outbox_keep_one_trace(spans_file: Path) -> None:
 
 def test_without_a_trace_file_tracing_is_off() -> None:
     assert tracing.configure("gateway", None) is None
+
+
+def test_an_edge_links_a_callers_trace_instead_of_joining_it(spans_file: Path) -> None:
+    client = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with tracing.span("outer"):  # whatever is current does not become the parent either
+        with tracing.span(
+            "POST /api/v1/commands", kind=SpanKind.SERVER, link_headers={"traceparent": client}
+        ):
+            pass
+    edge = next(s for s in _read(spans_file) if s["name"] == "POST /api/v1/commands")
+    assert edge["parent_id"] is None, "the edge's span must start a trace of its own"
+    assert edge["trace_id"] != "0af7651916cd43dd8448eb211c80319c"
+    assert edge["links"] == [
+        {"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"}
+    ], "the caller's context must be kept as a link"
