@@ -65,16 +65,30 @@ class Snapshot:
         return snap
 
     def minus(self, earlier: Snapshot) -> Snapshot:
-        """What happened between `earlier` and this one (a counter that went down means the
-        gateway restarted in between: its value now is what it counted since)."""
-
-        def _delta(now: float, before: float) -> float:
-            return now - before if now >= before else now
-
-        return Snapshot(
-            {k: _delta(v, earlier.requests.get(k, 0.0)) for k, v in self.requests.items()},
-            {k: _delta(v, earlier.buckets.get(k, 0.0)) for k, v in self.buckets.items()},
+        """What happened between `earlier` and this scrape of one gateway. If any of its
+        counters went down, the gateway restarted in between: everything it counts now is from
+        after the restart, so this scrape is the window's (per source, never per series, or a
+        histogram's buckets would mix the two)."""
+        restarted = any(v < earlier.requests.get(k, 0.0) for k, v in self.requests.items()) or any(
+            v < earlier.buckets.get(k, 0.0) for k, v in self.buckets.items()
         )
+        if restarted:
+            return Snapshot(dict(self.requests), dict(self.buckets))
+        return Snapshot(
+            {k: v - earlier.requests.get(k, 0.0) for k, v in self.requests.items()},
+            {k: v - earlier.buckets.get(k, 0.0) for k, v in self.buckets.items()},
+        )
+
+    @staticmethod
+    def total(snaps: Iterable[Snapshot]) -> Snapshot:
+        """Several gateways' snapshots (or windows) summed."""
+        out = Snapshot()
+        for snap in snaps:
+            for k, v in snap.requests.items():
+                out.requests[k] = out.requests.get(k, 0.0) + v
+            for bk, bv in snap.buckets.items():
+                out.buckets[bk] = out.buckets.get(bk, 0.0) + bv
+        return out
 
 
 def quantile(q: float, buckets: Mapping[float, float]) -> float | None:
@@ -208,7 +222,8 @@ def usage(snap: Snapshot, window_s: float | None, sources: list[str]) -> Usage:
     return Usage(window_s, rows, sources)
 
 
-async def scrape(urls: list[str], timeout_s: float = 10.0) -> Snapshot:
+async def scrape_each(urls: list[str], timeout_s: float = 10.0) -> list[Snapshot]:
+    """One snapshot per gateway, in the order of `urls`."""
     async with httpx.AsyncClient(timeout=timeout_s) as client:
 
         async def _one(url: str) -> str:
@@ -226,7 +241,17 @@ async def scrape(urls: list[str], timeout_s: float = 10.0) -> Snapshot:
             return resp.text
 
         texts = await asyncio.gather(*(_one(u) for u in urls))
-    return Snapshot.parse(texts)
+    return [Snapshot.parse([t]) for t in texts]
+
+
+async def scrape(urls: list[str], timeout_s: float = 10.0) -> Snapshot:
+    """The gateways' counters, summed."""
+    return Snapshot.total(await scrape_each(urls, timeout_s))
+
+
+def window(before: list[Snapshot], after: list[Snapshot]) -> Snapshot:
+    """What each gateway counted between two scrapes, summed over the gateways."""
+    return Snapshot.total(a.minus(b) for a, b in zip(after, before, strict=True))
 
 
 async def measure(
@@ -235,17 +260,17 @@ async def measure(
     progress: Callable[[float], None] | None = None,
 ) -> Usage:
     """Usage over `window_s` seconds from now (None: the counters as they are)."""
-    first = await scrape(urls)
+    first = await scrape_each(urls)
     if window_s is None:
-        return usage(first, None, urls)
+        return usage(Snapshot.total(first), None, urls)
     loop = asyncio.get_running_loop()
     end = loop.time() + window_s
     while (left := end - loop.time()) > 0:
         if progress is not None:
             progress(left)
         await asyncio.sleep(min(left, 5.0))
-    last = await scrape(urls)
-    return usage(last.minus(first), window_s, urls)
+    last = await scrape_each(urls)
+    return usage(window(first, last), window_s, urls)
 
 
 def parse_window(text: str) -> float:

@@ -132,7 +132,7 @@ class Archive:
         doc: dict[str, Any] = json.loads(row["doc"])
         try:
             await self.announce(doc, int(row["version"]))
-        except TransientError as exc:
+        except Exception as exc:
             # Committed: the change stands; the catch-up loop announces it (announced_version).
             log.warning("announcing the change of %s deferred to catch-up: %s", atlas_id, exc)
         return doc
@@ -144,25 +144,28 @@ class Archive:
             "atlas.updated",
             source=SOURCE,
             subject=doc["command_id"],
-            correlation_id=correlation_id_var.get() or f"atlas-change:{doc['id']}",
+            correlation_id=(correlation_id_var.get() or f"atlas-change:{doc['id']}")[:200],
             data={"atlas": doc, "version": version},
             event_id=f"atlas.updated:{doc['id']}:{version}",
         )
         await self.messaging.publish(topology.SUBJECT_ATLAS_UPDATED, event)
         await self.db.pool.execute(
             "UPDATE atlas SET announced_version = GREATEST(announced_version, $2) WHERE id = $1",
-            doc["id"],
+            uuid.UUID(str(doc["id"])),
             version,
         )
 
     async def announce_pending(self, limit: int = 200) -> int:
         """Announce the changes whose announcement failed (announced_version behind)."""
         rows = await self.db.pool.fetch(
-            "SELECT doc, version FROM atlas WHERE announced_version < version ORDER BY id LIMIT $1",
+            "SELECT id, doc, version FROM atlas WHERE announced_version < version"
+            " ORDER BY id LIMIT $1",
             limit,
         )
         for row in rows:
-            await self.announce(json.loads(row["doc"]), int(row["version"]))
+            # The row's own id, whatever its document says: the mark must land on this row.
+            doc = {**json.loads(row["doc"]), "id": str(row["id"])}
+            await self.announce(doc, int(row["version"]))
         return len(rows)
 
     async def _try_index(self, atlas_id: str) -> None:
@@ -216,10 +219,13 @@ class Archive:
             try:
                 while (n := await self.index_rows()) > 0:
                     log.info("catch-up indexed %d records", n)
+            except Exception as exc:
+                log.debug("catch-up pass failed: %s", exc)
+            try:  # apart: announcements must not wait for OpenSearch
                 while (n := await self.announce_pending()) > 0:
                     log.info("catch-up announced the changes of %d records", n)
             except Exception as exc:
-                log.debug("catch-up pass failed: %s", exc)
+                log.debug("catch-up announcements failed: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 

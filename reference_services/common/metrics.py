@@ -60,7 +60,9 @@ CIRCUIT_STATE = Gauge(
 OUTBOX_PENDING = Gauge("altlas_outbox_pending", "Outbox rows not yet published")
 # The gateway's rate limiter: 1 while it limits per replica because its counter store is away.
 RATE_LIMIT_DEGRADED = Gauge(
-    "altlas_rate_limit_degraded", "1 while rate limits fall back to per-replica buckets"
+    "altlas_rate_limit_degraded",
+    "1 while rate limits fall back to per-replica buckets, by limits (api, login)",
+    ["limits"],
 )
 # The gateway's cache of archive answers (gateway/archive_cache.py): lookups by cache and
 # outcome (hit, miss, bypass while it is not reading the archive's change events), and the

@@ -124,6 +124,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             settings.login_failure_burst,
             settings.login_failure_refill_per_min / 60,
             timeout_s=settings.rate_limit_store_timeout_s,
+            name="login",
         )
         if settings.rate_limit_shared
         else None,

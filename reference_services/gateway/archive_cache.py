@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 READ, SEARCH = "archive_read", "archive_search"
 # Answers larger than this are not kept (a search of 100 hits with long summaries fits).
 MAX_ENTRY_BYTES = 256 * 1024
+# How often a replica asks the server whether its consumer of the change events still exists.
+CONSUMER_CHECK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Ticket:
     key: str
     atlas_id: str | None
     seq: int
+    began_at: float
 
 
 @dataclass
@@ -116,7 +119,7 @@ class ArchiveCache:
         """Call before fetching; None when the answer must not be stored."""
         if not (self.enabled and self.live and self._ttl(kind) > 0):
             return None
-        return Ticket(kind, key, atlas_id, self._seq)
+        return Ticket(kind, key, atlas_id, self._seq, self.clock())
 
     def put(self, ticket: Ticket | None, value: Any) -> bool:
         """Store a fetched answer unless a change overlapped its fetch; True when stored."""
@@ -125,8 +128,8 @@ class ArchiveCache:
         if ticket.kind == SEARCH:
             if self._searches_changed > ticket.seq:
                 return False
-            if self.clock() - self._last_change_at < self.settle_s:
-                return False  # the index may not show the last change yet
+            if ticket.began_at - self._last_change_at < self.settle_s:
+                return False  # begun while the index may not have shown the last change yet
         elif ticket.atlas_id is not None and self._changed.get(ticket.atlas_id, 0) > ticket.seq:
             return False
         if ticket.seq < self._flushed_at:
@@ -149,6 +152,7 @@ class ArchiveCache:
             for full in [k for k in self._entries if k.startswith(SEARCH + ":")]:
                 del self._entries[full]
         if atlas_id is not None:
+            self._changed.pop(atlas_id, None)  # to the end: the oldest marks go first below
             self._changed[atlas_id] = self._seq
             if len(self._changed) > 4 * max(self.max_entries, 1):
                 # Forget the oldest marks; a fetch older than them is refused by _flushed_at.
@@ -203,7 +207,10 @@ class ArchiveChanges:
     async def stop(self) -> None:
         self._stop.set()
         if self._task is not None:
-            self._task.cancel()
+            # Let the loop end by itself (it unsubscribes); cancel only if it does not.
+            done, _ = await asyncio.wait({self._task}, timeout=2 * self.check_s + 2.0)
+            if not done:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self.cache.set_live(False)
@@ -211,48 +218,62 @@ class ArchiveChanges:
     async def _on_message(self, msg: Msg) -> None:
         try:
             envelope = json.loads(msg.data)
-        except ValueError:
-            self.cache.changed(None)  # unreadable: assume searches changed
-            return
-        atlas_id = atlas_id_of(envelope)
-        self.cache.changed(atlas_id, searches=True)
+            atlas_id = atlas_id_of(envelope)
+        except Exception as exc:  # unreadable: which record changed is unknown
+            log.warning("archive cache: unreadable change event (%s); dropping everything", exc)
+            self.cache.flush()
+        else:
+            self.cache.changed(atlas_id, searches=True)
         with contextlib.suppress(Exception):
             metrics.CACHE_EVENT_SEQ.set(msg.metadata.sequence.stream)
 
     async def _run(self) -> None:
-        sub = None
-        while not self._stop.is_set():
-            try:
-                if self.messaging.disconnects != self._disconnects:
-                    # Away and back between two checks: events may come late; start afresh.
-                    self._disconnects = self.messaging.disconnects
-                    self.cache.flush()
-                if not self.messaging.connected:
-                    self.cache.set_live(False)
-                    if sub is not None:
-                        with contextlib.suppress(Exception):
-                            await sub.unsubscribe()
+        sub: Any = None
+        checked_at = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stop.is_set():
+                try:
+                    if self.messaging.disconnects != self._disconnects:
+                        # Away and back between two checks: events may come late; start afresh.
+                        self._disconnects = self.messaging.disconnects
+                        self.cache.flush()
+                    if not self.messaging.connected:
+                        self.cache.set_live(False)
+                        await _unsubscribe(sub)
                         sub = None
-                elif sub is None:
-                    sub = await self.messaging.js.subscribe(
-                        topology.SUBJECTS_ATLAS_CHANGES,
-                        stream=topology.STREAM,
-                        ordered_consumer=True,
-                        deliver_policy=DeliverPolicy.NEW,
-                        cb=self._on_message,
-                        idle_heartbeat=2.0,
-                        # The server drops the consumer of a replica that went away.
-                        inactive_threshold=30.0,
-                    )
-                    self.cache.set_live(True)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("archive cache: cannot read change events (%s); retrying", exc)
-                self.cache.set_live(False)
-                sub = None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.check_s)
-        if sub is not None:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+                    elif sub is None:
+                        sub = await self.messaging.js.subscribe(
+                            topology.SUBJECTS_ATLAS_CHANGES,
+                            stream=topology.STREAM,
+                            ordered_consumer=True,
+                            deliver_policy=DeliverPolicy.NEW,
+                            cb=self._on_message,
+                            idle_heartbeat=2.0,
+                            # The server drops the consumer of a replica that went away.
+                            inactive_threshold=30.0,
+                        )
+                        self.cache.set_live(True)
+                        checked_at = loop.time()
+                    elif loop.time() - checked_at >= CONSUMER_CHECK_S:
+                        # The consumer lives on the server (memory, one replica): a restart
+                        # there can lose it while this client stays connected.
+                        await asyncio.wait_for(sub.consumer_info(), timeout=2.0)
+                        checked_at = loop.time()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("archive cache: cannot read change events (%s); retrying", exc)
+                    self.cache.set_live(False)
+                    await _unsubscribe(sub)
+                    sub = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.check_s)
+        finally:
+            await _unsubscribe(sub)
+
+
+async def _unsubscribe(sub: Any) -> None:
+    if sub is not None:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()

@@ -19,6 +19,7 @@ own bucket (the shared limiter's fallback), as the API limits do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from reference_services.gateway.ratelimit import Decision, TokenBucketLimiter
 from reference_services.gateway.shared_ratelimit import SharedLimiter
 
 ROUTE_CLASS = "login"
+MAX_NAMES = 10_000  # names whose paid failures are remembered (see LoginGate._charged)
 
 
 class Throttled(Exception):
@@ -59,10 +61,17 @@ class LoginGate:
         self.shared = shared
         self.wait_s = wait_s
         self._in_flight: dict[str, int] = {}
+        # Failures paid for, per name (a reservation checks that none came between its question
+        # and its answer); bounded: a clear bumps the epoch, which makes every question stale.
+        self._charged: dict[str, int] = {}
+        self._epoch = 0
         self._changed = asyncio.Condition()
 
     def in_flight(self, username: str) -> int:
         return self._in_flight.get(username, 0)
+
+    def _charges_of(self, username: str) -> tuple[int, int]:
+        return self._epoch, self._charged.get(username, 0)
 
     async def _left(self, username: str) -> Decision:
         if self.shared is not None:
@@ -90,24 +99,35 @@ class LoginGate:
             attempt.failed()
             raise
         finally:
-            async with self._changed:
+            try:
                 if attempt.failed_:
-                    await self._charge(username)
-                left = self._in_flight[username] - 1
-                if left:
-                    self._in_flight[username] = left
-                else:
-                    del self._in_flight[username]
-                self._changed.notify_all()
+                    await self._charge(username)  # outside the lock: it may ask the store
+            finally:
+                async with self._changed:
+                    if attempt.failed_:
+                        if len(self._charged) > MAX_NAMES:
+                            self._charged.clear()
+                            self._epoch += 1
+                        self._charged[username] = self._charged.get(username, 0) + 1
+                    left = self._in_flight[username] - 1
+                    if left:
+                        self._in_flight[username] = left
+                    else:
+                        del self._in_flight[username]
+                    self._changed.notify_all()
 
     async def _reserve(self, username: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_s
-        async with self._changed:
-            while True:
-                decision = await self._left(username)
-                if not decision.allowed:
-                    raise Throttled(decision)
+        while True:
+            charges = self._charges_of(username)
+            # Asked outside the lock: a slow store holds up no other name's login.
+            decision = await self._left(username)
+            if not decision.allowed:
+                raise Throttled(decision)
+            async with self._changed:
+                if self._charges_of(username) != charges:
+                    continue  # a failure was paid for meanwhile: ask again
                 if decision.remaining - self.in_flight(username) >= 1:
                     self._in_flight[username] = self.in_flight(username) + 1
                     return
@@ -115,7 +135,5 @@ class LoginGate:
                 if left <= 0:
                     # Still full of attempts in flight: answer as a throttled name would.
                     raise Throttled(Decision(False, decision.remaining, 1.0))
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), left)
-                except TimeoutError:
-                    continue

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from reference_services.common import topology
 from reference_services.common.settings import DatabaseSettings, ServiceSettings
 
 
@@ -106,6 +107,22 @@ class GatewaySettings(ServiceSettings, DatabaseSettings):
                 raise ValueError("vault_addr needs vault_role_id and vault_secret_id (AppRole)")
         elif not self.jwt_private_key:
             raise ValueError("set jwt_private_key, or vault_addr to read it from a secret store")
+        return self
+
+    @model_validator(mode="after")
+    def _windows_fit_the_counter_store(self) -> GatewaySettings:
+        """The shared limits read the previous window too: the counter stream must keep two
+        windows of each limit (topology.RATE_LIMIT_MAX_AGE_S), or counts expire mid-window."""
+        keep = topology.RATE_LIMIT_MAX_AGE_S
+        for name, capacity, per_s in (
+            ("rate_limit", self.rate_limit_capacity, self.rate_limit_refill_per_s),
+            ("login_failure", self.login_failure_burst, self.login_failure_refill_per_min / 60),
+        ):
+            if self.rate_limit_shared and 2 * capacity / per_s > keep:
+                raise ValueError(
+                    f"{name}: a window of {capacity / per_s:g} s (capacity / refill); the shared"
+                    f" counters keep {keep:g} s, two windows at most {keep / 2:g} s"
+                )
         return self
 
     @field_validator("oidc_role_scopes")

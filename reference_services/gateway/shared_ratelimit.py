@@ -101,8 +101,10 @@ class SharedLimiter:
         *,
         timeout_s: float = 0.25,
         clock: Callable[[], float] = time.time,
+        name: str = "api",
     ) -> None:
         self.store = store
+        self.name = name  # which limits (api, login): the degraded gauge's label
         self.limit = max(1, int(capacity))
         self.window_s = capacity / refill_per_s
         self.timeout_s = timeout_s
@@ -179,10 +181,7 @@ class SharedLimiter:
         except (TransientError, ValueError, KeyError) as exc:
             self._retry_store_at = now + STORE_BACKOFF_S
             return self._fall_back(f"{route_class}:{key}", exc)
-        if self.degraded:
-            self.degraded = False
-            metrics.RATE_LIMIT_DEGRADED.set(0)
-            log.info("rate-limit store answers again: limits are shared")
+        self._recovered()
         estimate = previous * (1 - into) + current
         reset_s = self.window_s * (1 - into)
         if estimate <= self.limit:
@@ -217,6 +216,7 @@ class SharedLimiter:
             self._retry_store_at = now + STORE_BACKOFF_S
             self._degrade(exc)
             return self.fallback.peek(local)
+        self._recovered()
         left = self.limit - (previous * (1 - into) + current)
         if left >= 1:
             return Decision(True, left, 0.0)
@@ -237,6 +237,8 @@ class SharedLimiter:
             self._retry_store_at = now + STORE_BACKOFF_S
             self._degrade(exc)
             self.fallback.acquire(local)
+            return
+        self._recovered()
 
     def _wait(self, previous: int, current: int, into: float) -> float:
         """Seconds until one more request fits, if nothing else arrives meanwhile."""
@@ -247,11 +249,21 @@ class SharedLimiter:
         nxt = 1 - (self.limit - 1) / current if current > 0 else 0.0
         return (1 - into) * self.window_s + max(0.0, nxt) * self.window_s
 
+    def _recovered(self) -> None:
+        if self.degraded:
+            self.degraded = False
+            metrics.RATE_LIMIT_DEGRADED.labels(self.name).set(0)
+            log.info("rate-limit store answers again: %s limits are shared", self.name)
+
     def _degrade(self, exc: Exception) -> None:
         if not self.degraded:
             self.degraded = True
-            metrics.RATE_LIMIT_DEGRADED.set(1)
-            log.warning("rate-limit store unavailable (%s): each replica limits on its own", exc)
+            metrics.RATE_LIMIT_DEGRADED.labels(self.name).set(1)
+            log.warning(
+                "rate-limit store unavailable (%s): each replica limits %s on its own",
+                exc,
+                self.name,
+            )
 
     def _fall_back(self, key: str, exc: Exception) -> Limit:
         self._degrade(exc)

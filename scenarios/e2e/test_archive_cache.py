@@ -7,7 +7,8 @@ How a test knows the event was processed: the archive publishes the change befor
 PATCH, the test reads that event's stream sequence from NATS, and waits until the gateway's
 `altlas_archive_cache_event_seq` gauge (/metrics) has reached it. `X-Cache` (hit, miss, bypass)
 says whether an answer came from the cache; a gateway that sends none is not caching, and the
-tests skip.
+tests skip. The reads go through one gateway endpoint: behind a load balancer that spreads
+requests over replicas, the PATCH, the read and /metrics may reach different ones.
 """
 
 from __future__ import annotations
@@ -126,8 +127,6 @@ async def test_a_change_through_the_gateway_is_read_back_at_once(gateway: Gatewa
     # No waiting for the event: the replica that made the change dropped its entry itself.
     after = await gateway.request("GET", path, role="admin")
     assert after.json()["status"] == status, after.text
-    search = await gateway.search(role="admin", q="önbellek yönetici", status=status)
-    assert search.status_code == 200, search.text
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from harness.errors import HarnessError
-from harness.report.api_usage import Snapshot, parse_window, quantile, usage
+from harness.report.api_usage import Snapshot, parse_window, quantile, usage, window
 
 ROUTE = "/api/v1/commands/{command_id}"
 
@@ -55,14 +55,16 @@ def test_a_window_is_the_difference_of_two_scrapes() -> None:
 
 
 def test_replicas_are_summed_and_a_restart_counts_from_zero() -> None:
-    a = _scrape(ok=5, missing=0, fast=5, slow=0)
-    b = _scrape(ok=7, missing=0, fast=7, slow=0)
-    both = Snapshot.parse([a, b])
-    [row] = usage(both, None, ["a", "b"]).rows
-    assert row.requests == 12
-    restarted = Snapshot.parse([_scrape(ok=3, missing=0, fast=3, slow=0)])
-    [row] = usage(restarted.minus(Snapshot.parse([a])), 10.0, ["a"]).rows
-    assert row.requests == 3, "a counter that went down restarted: its value is the window's"
+    a0 = Snapshot.parse([_scrape(ok=1000, missing=0, fast=1000, slow=0)])
+    b0 = Snapshot.parse([_scrape(ok=500, missing=0, fast=500, slow=0)])
+    a1 = Snapshot.parse([_scrape(ok=1600, missing=0, fast=1600, slow=0)])
+    b1 = Snapshot.parse([_scrape(ok=5, missing=0, fast=5, slow=0)])  # B restarted
+    [row] = usage(window([a0, b0], [a1, b1]), 10.0, ["a", "b"]).rows
+    assert row.requests == 605, (
+        "600 more on A and 5 on a restarted B; summing before subtracting would say 105"
+    )
+    [row] = usage(Snapshot.total([a1, b1]), None, ["a", "b"]).rows
+    assert row.requests == 1605
 
 
 def test_quantile_interpolates_like_prometheus() -> None:

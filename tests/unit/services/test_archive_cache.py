@@ -70,6 +70,16 @@ def test_a_search_right_after_a_change_is_served_but_not_kept(
     assert _store(cache, SEARCH, "q=x", {"total": 1}, None)
 
 
+def test_a_slow_search_begun_right_after_a_change_is_not_kept(
+    cache: ArchiveCache, clock: Clock
+) -> None:
+    cache.changed("a")
+    clock.now += 0.2
+    ticket = cache.begin(SEARCH, "q=x", None)  # asks the index before its refresh
+    clock.now += 3  # and its answer comes back late, long after the settle window
+    assert not cache.put(ticket, {"total": 1}), "an answer begun inside the window was kept"
+
+
 def test_entries_expire_and_the_oldest_go_first(cache: ArchiveCache, clock: Clock) -> None:
     assert _store(cache, SEARCH, "q=x", {"total": 1}, None)
     clock.now += 11

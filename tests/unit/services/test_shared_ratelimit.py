@@ -3,9 +3,12 @@ stays within capacity + refill × t, a refusal gives its count back, an outage f
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -191,3 +194,46 @@ async def test_failed_logins_are_counted_locally_while_the_store_is_away() -> No
     store.down = True
     outcomes = [await _guess(gate, "n") for _ in range(6)]
     assert outcomes == ["checked"] * 3 + ["throttled"] * 3, outcomes
+
+
+def test_a_limit_whose_windows_outlive_the_counters_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from reference_services.gateway.settings import GatewaySettings
+
+    base: dict[str, Any] = {
+        "database_url": "postgresql://g@localhost/g",
+        "jwt_private_key": "k" * 100,
+    }  # not parsed here
+    GatewaySettings(**base)  # the defaults fit: windows of 2 s and 60 s
+    with pytest.raises(ValidationError, match="login_failure: a window of 600 s"):
+        GatewaySettings(**base, login_failure_refill_per_min=1)
+    GatewaySettings(**base, login_failure_refill_per_min=1, rate_limit_shared=False)
+
+
+class SlowStore(CounterStore):
+    """Answers after a pause, and records how many questions it had at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = self.most_open = 0
+
+    async def request(self, subject: str, payload: bytes = b"", **kw: Any) -> Reply:
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            await asyncio.sleep(0.01)
+            return await super().request(subject, payload, **kw)
+        finally:
+            self.open -= 1
+
+
+async def test_a_slow_store_does_not_queue_every_login_behind_one() -> None:
+    store, clock = SlowStore(), Clock()
+    gate = LoginGate(
+        TokenBucketLimiter(5, 5 / 60, clock=clock),
+        shared=SharedLimiter(store, 5, 5 / 60, clock=clock),
+    )
+    outcomes = await asyncio.gather(*(_guess(gate, f"ad-{n}") for n in range(8)))
+    assert outcomes == ["checked"] * 8
+    assert store.most_open > 1, "the gate asked the store one login at a time (held its lock)"
