@@ -166,21 +166,27 @@ class SharedLimiter:
         self._previous[prefix] = (window, total)
         return total
 
-    async def acquire(self, route_class: str, key: str) -> Limit:
+    def _where(self, route_class: str, key: str) -> tuple[float, int, float, str, str]:
+        """Now; its window, how far into it (0–1); the key's counter subject prefix; the key
+        of its local fallback bucket."""
         now = self.clock()
         window = int(now // self.window_s)
         into = (now - window * self.window_s) / self.window_s
         prefix = f"{topology.RATE_LIMIT_PREFIX}.{route_class}.{digest(key)}"
+        return now, window, into, prefix, f"{route_class}:{key}"
+
+    async def acquire(self, route_class: str, key: str) -> Limit:
+        now, window, into, prefix, local = self._where(route_class, key)
         if self.store is None:  # configured per process (rate_limit_shared off)
-            return self._local(f"{route_class}:{key}")
+            return self._local(local)
         if now < self._retry_store_at:  # it failed a moment ago: do not make every request wait
-            return self._local(f"{route_class}:{key}")
+            return self._local(local)
         try:
             current = await self._incr(f"{prefix}.{window}", 1)
             previous = await self._total(prefix, window - 1)
         except (TransientError, ValueError, KeyError) as exc:
             self._retry_store_at = now + STORE_BACKOFF_S
-            return self._fall_back(f"{route_class}:{key}", exc)
+            return self._fall_back(local, exc)
         self._recovered()
         estimate = previous * (1 - into) + current
         reset_s = self.window_s * (1 - into)
@@ -202,11 +208,7 @@ class SharedLimiter:
     async def peek(self, route_class: str, key: str) -> Decision:
         """What is left for `key` now, without counting anything (the login gate asks before
         it checks a password); the local bucket's view while the store is away."""
-        now = self.clock()
-        window = int(now // self.window_s)
-        into = (now - window * self.window_s) / self.window_s
-        prefix = f"{topology.RATE_LIMIT_PREFIX}.{route_class}.{digest(key)}"
-        local = f"{route_class}:{key}"
+        now, window, into, prefix, local = self._where(route_class, key)
         if self.store is None or now < self._retry_store_at:
             return self.fallback.peek(local)
         try:
@@ -224,13 +226,10 @@ class SharedLimiter:
 
     async def charge(self, route_class: str, key: str) -> None:
         """Count one against `key` (a failed login), in the store, or locally while it is away."""
-        now = self.clock()
-        window = int(now // self.window_s)
-        local = f"{route_class}:{key}"
+        now, window, _into, prefix, local = self._where(route_class, key)
         if self.store is None or now < self._retry_store_at:
             self.fallback.acquire(local)
             return
-        prefix = f"{topology.RATE_LIMIT_PREFIX}.{route_class}.{digest(key)}"
         try:
             await self._incr(f"{prefix}.{window}", 1)
         except (TransientError, ValueError, KeyError) as exc:

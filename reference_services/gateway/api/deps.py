@@ -57,7 +57,6 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 async def principal(
     request: Request,
-    response: Response,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
@@ -85,8 +84,8 @@ async def principal(
         raise HTTPException(
             429, f"rate limit exceeded for user {who.username!r}", headers=limit.headers()
         )
-    response.headers.update(limit.headers())
-    # And on an error answer (a 404, a 422), which the exception handlers build afresh.
+    # On every answer to this request, an error's too (a 404, a 422, which the exception
+    # handlers build afresh): the correlation middleware adds them.
     request.state.response_headers = limit.headers()
     return who
 
