@@ -117,7 +117,7 @@ NOT_FULL := $(if $(FULL),, and not full)
 # scenarios/ and contracts/ run against a stack without it: tracing the test process slowed
 # them by a third and starved the rate-limit burst of its event loop (every connect timed out).
 COVERAGE_FLOORS ?= --floor harness=50 --floor reference_services=68
-MAIN_MARKERS := not docker and not k8s_local$(NOT_FULL)
+MAIN_MARKERS := not docker and not k8s_local and not nats_cluster$(NOT_FULL)
 # tests/ runs on PYTEST_WORKERS processes (pytest-xdist; 1: in this process), a file per worker
 # (--dist loadfile: the modules whose tests build on one another stay whole); the suites
 # against a stack run in one, as they share it.

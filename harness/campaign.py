@@ -19,7 +19,8 @@ from typing import Any
 from harness.checkers.broker import BrokerReport
 from harness.checkers.pipeline import check
 from harness.checkers.verdict import Verdict
-from harness.faults import network
+from harness.errors import HarnessError
+from harness.faults import cluster, network
 from harness.faults.targets import for_target
 from harness.nemesis import DEPENDENCIES, SERVICES, FaultWindow, schedule
 from harness.nemesis import run as run_nemesis
@@ -72,7 +73,13 @@ async def run_campaign(
                 progress("latency faults need Toxiproxy, which the docker target has not: skipped")
         else:
             links = network.links(settings) if "toxiproxy" in state.endpoints else ()
-        faults = schedule(config.seed, config.duration_s, kinds, links)
+        nodes = cluster.nodes(state)
+        if settings.nats_cluster > 1 and len(nodes) != settings.nats_cluster:
+            raise HarnessError(
+                f"a NATS cluster of {settings.nats_cluster} was asked for, but the running stack"
+                f" has {len(nodes) or 'a single server'}: `harness down` first"
+            )
+        faults = schedule(config.seed, config.duration_s, kinds, links, nodes=nodes)
         progress(
             f"campaign: {config.duration_s:.0f}s, seed {config.seed}, {len(faults)} faults "
             f"({', '.join(config.faults)}), {config.rate_per_s}/s offered"

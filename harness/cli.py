@@ -15,9 +15,9 @@ import logging
 import shlex
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from harness import streamctl
 from harness.clients.gateway import GatewayClient
 from harness.errors import HarnessError
 from harness.settings import HarnessSettings
@@ -60,6 +60,12 @@ def _print_usage(state: StackState) -> None:
         '      -d \'{"command":"İstanbul hava durumunu ara ve sonuçları özetle"}\'\n'
         f"  API portal: {gw}/portal   State: harness status --json   Stop: make down"
     )
+
+
+def _with_cluster(settings: HarnessSettings, size: int) -> HarnessSettings:
+    if size < 1 or (size > 1 and (size < 3 or size % 2 == 0)):
+        raise HarnessError(f"--nats-cluster must be 1 or an odd number ≥ 3, not {size}")
+    return settings.model_copy(update={"nats_cluster": size})
 
 
 async def _up(settings: HarnessSettings, target_name: str) -> int:
@@ -264,28 +270,6 @@ async def _campaign(settings: HarnessSettings, args: argparse.Namespace) -> int:
     print(f"\nreport: {result.report_html}\n        {result.report_json}")
     # 0 VALID, 1 INVALID (an anomaly), 3 UNKNOWN (some results could not be read back).
     return result.verdict.exit_code
-
-
-async def _streams_audit(settings: HarnessSettings, args: argparse.Namespace) -> int:
-    from harness.instants import parse_instant
-    from harness.probes.streams import broker_report
-
-    since = None
-    if args.since:
-        since = parse_instant(args.since, "--since")
-    elif args.minutes is not None:
-        if args.minutes <= 0:
-            raise HarnessError(f"--minutes must be positive, not {args.minutes}")
-        since = datetime.now(UTC) - timedelta(minutes=args.minutes)
-    url = load_state(settings).endpoints.get("nats")
-    if url is None:
-        raise HarnessError("the stack state names no nats endpoint (set HARNESS_NATS_URL)")
-    report = await broker_report(url, since)
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    else:
-        print(report)
-    return 0 if report.valid else 1
 
 
 async def _slow_queries(settings: HarnessSettings, args: argparse.Namespace) -> int:
@@ -524,6 +508,13 @@ def main(argv: list[str] | None = None) -> int:
             " k8s-local: a Kubernetes cluster built and run on this machine"
         ),
     )
+    upp.add_argument(
+        "--nats-cluster",
+        type=int,
+        default=settings.nats_cluster,
+        help="local target: NATS servers (1, or 3: a JetStream cluster, routes through"
+        " Toxiproxy, every pipeline stream on all three; HARNESS_NATS_CLUSTER)",
+    )
     st = sub.add_parser("status", help="health of every component")
     st.add_argument("--json", action="store_true", help="machine-readable, includes the state file")
     lg = sub.add_parser("logs", help="print a component's log")
@@ -548,6 +539,14 @@ def main(argv: list[str] | None = None) -> int:
         help="read-back pace, requests/s (halved on every 429; keep under the per-user limit)",
     )
     cp.add_argument("--out", default="reports/campaign", help="report directory")
+    cp.add_argument(
+        "--nats-cluster",
+        type=int,
+        default=settings.nats_cluster,
+        help="run on a local stack whose NATS is a cluster of this many nodes (started if no"
+        " stack is up); enables the faults nats-node-kill, nats-node-pause, nats-partition,"
+        " nats-leader-kill",
+    )
     lat = sub.add_parser("latency", help="idle end-to-end latency over N commands")
     lat.add_argument("-n", type=int, default=50)
     lat.add_argument("--json", action="store_true")
@@ -565,18 +564,10 @@ def main(argv: list[str] | None = None) -> int:
     bd.add_argument("--concurrency", type=int, default=4, help="searches in flight")
     bd.add_argument("--parts", default="migration,search,backup", help="which benchmarks to run")
     bd.add_argument("--out", default="reports/bench-data", help="report directory")
-    streams = sub.add_parser("streams", help="the stack's JetStream streams").add_subparsers(
-        dest="streams", required=True
-    )
-    audit = streams.add_parser(
-        "audit",
-        help="what the events stream stored: each event once, with its Nats-Msg-Id, valid;"
-        " dead letters within max_deliver (exit 1 on an anomaly)",
-    )
-    window = audit.add_mutually_exclusive_group()
-    window.add_argument("--since", help="only messages stored from this RFC 3339 instant")
-    window.add_argument("--minutes", type=float, help="only the last N minutes")
-    audit.add_argument("--json", action="store_true")
+    streams = sub.add_parser(
+        "streams", help="the stack's JetStream: check, ls, info, consumers, lag, dlq, replay, purge"
+    ).add_subparsers(dest="streams", required=True)
+    streamctl.add_parsers(streams)
     db = sub.add_parser("db", help="the stack's databases").add_subparsers(dest="db", required=True)
     env = db.add_parser(
         "env", help="export lines for a service's own tools (e.g. altlas-archive) on this stack"
@@ -648,6 +639,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.cmd == "up":
+            if args.nats_cluster != settings.nats_cluster:
+                settings = _with_cluster(settings, args.nats_cluster)
             return asyncio.run(_up(settings, args.target))
         if args.cmd == "status":
             return asyncio.run(_status(settings, args.json))
@@ -657,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_restart(settings, args.name))
             return 0
         if args.cmd == "campaign":
+            if args.nats_cluster != settings.nats_cluster:
+                settings = _with_cluster(settings, args.nats_cluster)
             return asyncio.run(_campaign(settings, args))
         if args.cmd == "bench":
             return asyncio.run(_bench(settings, args))
@@ -671,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "attack":
             return asyncio.run(_attack(settings, args))
         if args.cmd == "streams":
-            return asyncio.run(_streams_audit(settings, args))
+            return asyncio.run(streamctl.run(settings, args))
         if args.cmd == "db" and args.db == "slow-queries":
             return asyncio.run(_slow_queries(settings, args))
         db_commands = {

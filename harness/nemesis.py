@@ -17,15 +17,29 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.faults import network
+from harness.faults import cluster, network, process
 from harness.faults.targets import for_target
 from harness.settings import HarnessSettings
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("kill", "pause", "partition", "latency", "outage")
+FAULT_KINDS = (
+    "kill",
+    "pause",
+    "partition",
+    "latency",
+    "outage",
+    # A JetStream cluster's nodes (harness up --nats-cluster 3): one node killed, frozen, cut
+    # off from the others; the events stream's leader killed.
+    "nats-node-kill",
+    "nats-node-pause",
+    "nats-partition",
+    "nats-leader-kill",
+)
+NODE_KINDS = ("nats-node-kill", "nats-node-pause", "nats-partition", "nats-leader-kill")
 SERVICES = ("gateway", "segmentation", "runner", "archive")
 DEPENDENCIES = ("nats", "postgres", "opensearch")
+LEADER = "leader"  # the target of nats-leader-kill, named when it is injected
 
 
 @dataclass(frozen=True)
@@ -45,10 +59,12 @@ class FaultWindow:
     injected_at: float | None = None
     healed_at: float | None = None
     error: str | None = None
+    hit: str | None = None  # what the fault hit (the leader it killed), once injected
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.fault.to_json(),
+            "hit": self.hit,
             "injected_at": self.injected_at,
             "healed_at": self.healed_at,
             "error": self.error,
@@ -63,13 +79,23 @@ def schedule(
     *,
     gap_s: tuple[float, float] = (4.0, 10.0),
     length_s: tuple[float, float] = (3.0, 12.0),
+    nodes: Sequence[str] = (),
 ) -> list[Fault]:
-    """Faults one after another (never overlapping), leaving the last 10% of the run quiet."""
+    """Faults one after another (never overlapping), leaving the last 10% of the run quiet.
+
+    `nodes`: a NATS cluster's nodes; they stand in for "nats" among the dependencies, and the
+    node kinds need them."""
     unknown = set(kinds) - set(FAULT_KINDS)
     if unknown:
         raise HarnessError(
             f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}"
         )
+    if not nodes and set(kinds) & set(NODE_KINDS):
+        raise HarnessError(
+            f"{', '.join(sorted(set(kinds) & set(NODE_KINDS)))} need a NATS cluster"
+            " (harness up --nats-cluster 3, or campaign --nats-cluster 3)"
+        )
+    dependencies = tuple(d for d in DEPENDENCIES if d != "nats" or not nodes) + tuple(nodes)
     usable = [k for k in kinds if k not in ("partition", "latency") or links]
     if not usable:
         return []
@@ -82,9 +108,13 @@ def schedule(
         if t + length > duration_s * 0.9:
             break
         if kind in ("kill", "pause"):
-            target = rng.choice(SERVICES + DEPENDENCIES)
+            target = rng.choice(SERVICES + dependencies)
         elif kind == "outage":
-            target = rng.choice(DEPENDENCIES)
+            target = rng.choice(dependencies)
+        elif kind == "nats-leader-kill":
+            target = LEADER
+        elif kind in NODE_KINDS:
+            target = rng.choice(list(nodes))
         else:
             target = rng.choice(list(links))
         faults.append(Fault(round(t, 1), kind, target, length))
@@ -92,8 +122,11 @@ def schedule(
     return faults
 
 
-async def inject(settings: HarnessSettings, fault: Fault, target: str = "local") -> None:
+async def inject(settings: HarnessSettings, fault: Fault, target: str = "local") -> str:
+    """Inject the fault; what it hit (the leader's name, for nats-leader-kill)."""
     primitives = for_target(target)
+    if fault.kind in NODE_KINDS:
+        return await _inject_node(settings, fault)
     if fault.kind == "kill":
         await primitives.kill(settings, fault.target, "SIGKILL")
     elif fault.kind == "outage":
@@ -104,10 +137,37 @@ async def inject(settings: HarnessSettings, fault: Fault, target: str = "local")
         await primitives.partition(settings, fault.target)
     elif fault.kind == "latency":
         await network.add_toxic(settings, fault.target, "latency", latency=400, jitter=150)
+    return fault.target
 
 
-async def heal(settings: HarnessSettings, fault: Fault, target: str = "local") -> None:
+async def _inject_node(settings: HarnessSettings, fault: Fault) -> str:
+    node = await cluster.stream_leader(settings) if fault.target == LEADER else fault.target
+    if fault.kind in ("nats-node-kill", "nats-leader-kill"):
+        await process.kill(settings, node, "SIGKILL")
+    elif fault.kind == "nats-node-pause":
+        await process.pause(settings, node)
+    else:
+        await cluster.partition_node(settings, node)
+    return node
+
+
+async def heal(
+    settings: HarnessSettings, fault: Fault, target: str = "local", hit: str | None = None
+) -> None:
+    """Heal the fault; `hit` is what `inject` said it hit (default: the fault's target)."""
     primitives = for_target(target)
+    if fault.kind in NODE_KINDS:
+        node = hit or fault.target
+        if node == LEADER:
+            return  # never injected: the leader could not be named
+        if fault.kind in ("nats-node-kill", "nats-leader-kill"):
+            if not await process.running(settings, node):
+                await process.start(settings, node)
+        elif fault.kind == "nats-node-pause":
+            await process.resume(settings, node)
+        else:
+            await cluster.heal_node(settings, node)
+        return
     if fault.kind in ("kill", "outage"):
         await primitives.start(settings, fault.target)
     elif fault.kind == "pause":
@@ -144,14 +204,16 @@ async def run(
             progress(
                 f"[{window.injected_at:6.1f}s] {fault.kind} {fault.target} for {fault.duration}s"
             )
-            await inject(settings, fault, target)
+            window.hit = await inject(settings, fault, target)
+            if window.hit != fault.target:
+                progress(f"          {fault.target} is {window.hit}")
             await asyncio.sleep(fault.duration)  # the fault's planned length, not a readiness wait
         except Exception as exc:
             window.error = f"inject: {exc}"
             log.warning("fault %s failed: %s", fault, exc)
         finally:
             try:
-                await heal(settings, fault, target)
+                await heal(settings, fault, target, window.hit)
             except Exception as exc:
                 window.error = (window.error or "") + f" heal: {exc}"
                 log.warning("heal of %s failed: %s", fault, exc)

@@ -34,6 +34,7 @@ FOLDER_MARKERS = {
     "scenarios/docker": ("docker", "stack", "slow"),
     "scenarios/load": ("load", "stack", "slow"),
     "scenarios/k8s_local": ("k8s_local", "stack", "slow"),
+    "scenarios/cluster": ("nats_cluster", "stack", "slow"),
 }
 
 

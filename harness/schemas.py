@@ -81,3 +81,16 @@ def search_match(q: str) -> dict[str, Any]:
     """The free-text clause the archive sends for `q` (search/query.json's multi_match)."""
     spec = json.loads(search_file("query.json").read_text(encoding="utf-8"))
     return {"multi_match": {"query": q, **spec["multi_match"]}}
+
+
+def topology() -> dict[str, Any]:
+    """The declared JetStream topology (`topology.json` beside the schemas): streams with
+    their limits and durable consumers with their delivery settings."""
+    path = schema_dir() / "topology.json"
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: the declared topology is unreadable: {exc}") from exc
+    if not isinstance(doc.get("streams"), dict) or not isinstance(doc.get("consumers"), dict):
+        raise ValueError(f"{path}: expected objects `streams` and `consumers`")
+    return doc

@@ -46,6 +46,9 @@ class HarnessSettings(BaseSettings):
     index_alias: str = "altlas-atlas"
     index_write_alias: str | None = None
     nats_sync: str = Field("always", description="JetStream sync_interval: 'always' or a duration")
+    # NATS servers in the local stack: 1, or an odd number ≥ 3 forming a JetStream cluster with
+    # every pipeline stream replicated on each (`harness up --nats-cluster 3`).
+    nats_cluster: int = Field(1, ge=1, le=7)
     log_level: str = "INFO"
     # Start the local stack's services in test mode (ALTLAS_TEST_MODE): they mount test-only
     # endpoints, such as the provider-state hook that contract verification needs.

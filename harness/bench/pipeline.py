@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 
 from harness.bench._stats import summary_ms
 from harness.errors import HarnessError
+from harness.infra.nats import servers
 from harness.stack.state import StackState
 
 API = "/api/v1"
@@ -145,7 +146,7 @@ class Submitter:
 
 async def _tracked(state: StackState) -> tuple[Any, Tracker]:
     tracker = Tracker()
-    nc = await nats.connect(state.endpoints["nats"], connect_timeout=5)
+    nc = await nats.connect(servers(state.endpoints["nats"]), connect_timeout=5)
     await nc.subscribe(ARCHIVED_SUBJECT, cb=tracker.on_archived)
     return nc, tracker
 

@@ -20,6 +20,7 @@ from harness.chaos._runtime import run, run_dir, settings
 from harness.checkers.pipeline import check
 from harness.faults import container, network
 from harness.faults.targets import TargetFaults, for_target
+from harness.infra.nats import servers
 from harness.settings import HarnessSettings
 from harness.stack.state import load_state
 from harness.workload.pipeline import Workload, WorkloadConfig
@@ -155,7 +156,7 @@ def publish_poison(subject: str = "altlas.command.submitted") -> str:
     marker = "poison-" + secrets.token_hex(4)
 
     async def _publish() -> None:
-        nc = await nats.connect(url)
+        nc = await nats.connect(servers(url))
         try:
             await nc.jetstream().publish(
                 subject, f"{{not an event {marker}".encode(), headers={"Nats-Msg-Id": marker}

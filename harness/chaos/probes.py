@@ -13,6 +13,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from harness.chaos._runtime import run, settings, workload_verdict
 from harness.clients.gateway import API, GatewayClient
+from harness.infra.nats import servers
 from harness.polling import poll_until
 from harness.stack.health import check_stack
 from harness.stack.state import load_state
@@ -120,7 +121,7 @@ def dlq_depth(consumer: str = "segmentation") -> int:
     url = load_state(settings()).endpoints["nats"]
 
     async def _depth() -> int:
-        nc = await nats.connect(url)
+        nc = await nats.connect(servers(url))
         try:
             js = nc.jetstream()
             sub = await js.pull_subscribe(

@@ -112,6 +112,12 @@ async def heal_all(settings: HarnessSettings, timeout_s: float = 120.0) -> list[
             healed.append(name)
     # Dependencies first, so services reconnect to something that is up.
     order = ["nats", "postgres", "opensearch", "archive", "runner", "segmentation", "gateway"]
-    for name in sorted(healed, key=lambda n: order.index(n) if n in order else len(order)):
+
+    # A cluster's nodes (nats-1, …) start where NATS does.
+    def rank(name: str) -> int:
+        name = "nats" if name.startswith("nats-") else name
+        return order.index(name) if name in order else len(order)
+
+    for name in sorted(healed, key=rank):
         await start(settings, name, timeout_s)
     return healed

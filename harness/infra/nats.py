@@ -7,8 +7,10 @@ so an acknowledged message can be lost in a power cut or kernel crash. We defaul
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -30,8 +32,25 @@ def nats_binary() -> str:
     return found
 
 
+def servers(url: str) -> list[str]:
+    """The server URLs of a NATS endpoint: one URL, or a cluster's as a comma-separated list."""
+    found = [u.strip() for u in url.split(",") if u.strip()]
+    if not found:
+        raise HarnessError(f"no NATS server URL in {url!r}")
+    return found
+
+
+# Implicit routes (learned by gossip) would reach a node's route port directly and bypass the
+# proxies that partitions cut; each node advertises this closed port instead, so only the
+# explicit routes (through Toxiproxy) connect. Port 1 on loopback is never listened on.
+UNREACHABLE_ROUTE = "127.0.0.1:1"
+
+
 class NatsServer:
-    """An async context manager; `start()`/`stop()` also work on their own."""
+    """An async context manager; `start()`/`stop()` also work on their own.
+
+    In a cluster (`route_port` set), `routes` are the URLs this node solicits (the other
+    nodes' route ports, or the proxies in front of them)."""
 
     def __init__(
         self,
@@ -40,14 +59,20 @@ class NatsServer:
         *,
         port: int | None = None,
         sync_interval: str = "always",
+        name: str = "nats",
+        server_name: str = "altlas-nats",
+        route_port: int | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.sync_interval = sync_interval
+        self.server_name = server_name
+        self.route_port = route_port
+        self.routes: list[str] = []
         conf = store_dir / "nats.conf"
         self.process = ManagedProcess(
-            "nats", [nats_binary(), "-c", str(conf)], log_path=log_path, cwd=store_dir
+            name, [nats_binary(), "-c", str(conf)], log_path=log_path, cwd=store_dir
         )
         self._conf = conf
 
@@ -66,7 +91,7 @@ class NatsServer:
 host: 127.0.0.1
 port: {self.port}
 http: 127.0.0.1:{self.monitor_port}
-server_name: altlas-nats
+server_name: {self.server_name}
 max_payload: 8MB
 jetstream {{
   store_dir: "{self.store_dir / "js"}"
@@ -74,8 +99,23 @@ jetstream {{
   max_memory_store: 256MB
   max_file_store: 4GB
 }}
-"""
+{self._cluster_block()}"""
         )
+
+    def _cluster_block(self) -> str:
+        if self.route_port is None:
+            return ""
+        routes = "\n".join(f"    nats-route://{r}" for r in self.routes)
+        return f"""cluster {{
+  name: altlas
+  listen: 127.0.0.1:{self.route_port}
+  advertise: {UNREACHABLE_ROUTE}
+  no_advertise: true
+  routes: [
+{routes}
+  ]
+}}
+"""
 
     async def start(self, timeout_s: float = 30.0) -> None:
         self._write_config()
@@ -102,3 +142,74 @@ jetstream {{
 
     def record(self) -> ProcessRecord:
         return self.process.record(url=self.url, monitor_url=self.monitor_url)
+
+    async def wait_current(self, timeout_s: float = 60.0) -> None:
+        """Until this node's JetStream is current: in a cluster, a meta leader is elected and
+        this node has caught up (`/healthz` without js-enabled-only)."""
+
+        async def _current() -> bool:
+            async with httpx.AsyncClient(timeout=2) as client:
+                resp = await client.get(f"{self.monitor_url}/healthz")
+                return resp.status_code == 200
+
+        await self.process.wait_ready(_current, timeout_s, f"{self.server_name} to be current")
+
+
+class NatsCluster:
+    """`size` nats-server processes forming one JetStream cluster on loopback.
+
+    Each ordered pair of nodes has its own route link (`nats-1->nats-2`, …): `link(name,
+    upstream)` returns the address a node dials for it (a Toxiproxy proxy, or the upstream
+    itself), so a node can be partitioned from the others by disabling its links."""
+
+    def __init__(
+        self,
+        root: Path,
+        logs: Path,
+        size: int,
+        *,
+        sync_interval: str = "always",
+        link: Callable[[str, str], str] = lambda _name, upstream: upstream,
+    ) -> None:
+        if size < 3 or size % 2 == 0:
+            raise HarnessError(f"a JetStream cluster needs an odd number of nodes ≥ 3, not {size}")
+        self.nodes = [
+            NatsServer(
+                root / f"nats-{i}",
+                logs / f"nats-{i}.log",
+                sync_interval=sync_interval,
+                name=f"nats-{i}",
+                server_name=f"nats-{i}",
+                route_port=free_port(),
+            )
+            for i in range(1, size + 1)
+        ]
+        for node in self.nodes:
+            node.routes = [
+                link(f"{node.process.name}->{other.process.name}", f"127.0.0.1:{other.route_port}")
+                for other in self.nodes
+                if other is not node
+            ]
+
+    @property
+    def url(self) -> str:
+        """Every node's client URL, comma-separated (clients fail over between them)."""
+        return ",".join(node.url for node in self.nodes)
+
+    async def wait_meshed(self, timeout_s: float = 60.0) -> None:
+        """Until every node routes to every other and its JetStream is current."""
+
+        async def _meshed(node: NatsServer) -> bool:
+            want = {other.server_name for other in self.nodes if other is not node}
+            async with httpx.AsyncClient(timeout=2) as client:
+                routes = (await client.get(f"{node.monitor_url}/routez")).json()
+                health = await client.get(f"{node.monitor_url}/healthz")
+            found = {r.get("remote_name") for r in routes.get("routes") or []}
+            return want <= found and health.status_code == 200
+
+        async def _wait(node: NatsServer) -> None:
+            await node.process.wait_ready(
+                lambda: _meshed(node), timeout_s, f"{node.server_name} routed to every node"
+            )
+
+        await asyncio.gather(*(_wait(node) for node in self.nodes))

@@ -21,11 +21,13 @@ from nats.js.errors import NotFoundError
 from harness import schemas
 from harness.checkers.broker import BrokerReport, DeadLetter, Stored, check_broker
 from harness.errors import HarnessError
+from harness.infra.nats import servers
 
 __all__ = ["DEAD_LETTERS", "EVENTS", "broker_report", "read_stream"]
 
 EVENTS = "ALTLAS"
 DEAD_LETTERS = "ALTLAS_DLQ"
+REDRIVE = "ALTLAS_REDRIVE"
 BATCH = 500
 
 
@@ -74,7 +76,9 @@ def _dead_letters(messages: list[Stored]) -> list[DeadLetter]:
             letters.append(
                 DeadLetter(
                     int(record["stream_sequence"]),
-                    str(record["consumer"]),
+                    # The durable that delivered it (a consumer's redrive has limits of its
+                    # own); records written before `via` existed name only the consumer.
+                    str(record.get("via") or record["consumer"]),
                     int(record["deliveries"]),
                     str(record.get("reason", "")),
                 )
@@ -90,7 +94,7 @@ async def broker_report(
     validate: Callable[[str, object], list[str]] = schemas.errors,
 ) -> BrokerReport:
     """Read the events and dead-letter streams of the NATS at `url` and judge them."""
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=2)
+    nc = await nats.connect(servers(url), connect_timeout=5, max_reconnect_attempts=2)
     try:
         js = nc.jetstream()
         events = await read_stream(js, EVENTS, since)
@@ -99,9 +103,14 @@ async def broker_report(
         except HarnessError:
             letters = []  # no dead-letter stream: nothing was dead-lettered
         limits = {}
-        for info in await js.consumers_info(EVENTS):
-            if info.config.durable_name and info.config.max_deliver:
-                limits[info.config.durable_name] = int(info.config.max_deliver)
+        for stream in (EVENTS, REDRIVE):
+            try:
+                infos = await js.consumers_info(stream)
+            except NotFoundError:
+                continue  # a deployment without redrives
+            for info in infos:
+                if info.config.durable_name and info.config.max_deliver:
+                    limits[info.config.durable_name] = int(info.config.max_deliver)
     finally:
         await nc.close()
     return check_broker(events, letters, limits, validate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -96,9 +97,28 @@ async def _check(name: str, url: str, state: StackState) -> tuple[bool, str]:
             await conn.close()
         return True, "accepts connections"
     async with httpx.AsyncClient(timeout=3) as client:
+        if name.startswith("nats-"):
+            # A cluster's node: healthy once it is routed, has a meta leader and caught up.
+            record = state.processes.get(name)
+            monitor = record.extra.get("monitor_url") if record else None
+            if monitor is None:
+                return False, "no monitoring endpoint recorded"
+            resp = await client.get(f"{monitor}/healthz")
+            detail = "current" if resp.status_code == 200 else resp.text.strip()[:120]
+            return resp.status_code == 200, f"JetStream {detail}"
         if name == "nats":
             record = state.processes.get("nats")
             monitor = record.extra.get("monitor_url") if record else None
+            nodes = [r for n, r in state.processes.items() if n.startswith("nats-")]
+            if record is None and nodes:
+                # The cluster serves while a majority of its nodes is current.
+                current = 0
+                for node in nodes:
+                    with contextlib.suppress(httpx.HTTPError):
+                        node_resp = await client.get(f"{node.extra.get('monitor_url')}/healthz")
+                        current += node_resp.status_code == 200
+                quorum = current > len(nodes) // 2
+                return quorum, f"{current} of {len(nodes)} nodes current"
             if monitor is None:
                 host_port = url.split("://", 1)[-1]
                 host, _, port = host_port.rpartition(":")
@@ -151,6 +171,7 @@ async def check_stack(state: StackState) -> list[ComponentHealth]:
         return ComponentHealth(name, url, ok, detail, pid, latency)
 
     names = [n for n in COMPONENTS if n in state.endpoints or n in state.processes]
+    names += sorted(n for n in state.processes if n.startswith("nats-"))
     if "objectstore" in state.endpoints and "postgres" in state.endpoints:
         names.append("wal-archive")
     return list(await asyncio.gather(*(one(n) for n in names)))

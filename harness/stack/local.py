@@ -28,7 +28,7 @@ from harness.infra._process import (
     poll,
     terminate_pid,
 )
-from harness.infra.nats import NatsServer
+from harness.infra.nats import NatsCluster, NatsServer
 from harness.infra.objectstore import ObjectStore, versitygw_binary
 from harness.infra.postgres import PostgresServer, WalArchiving, clear_stale_lock, pgtools_bindir
 from harness.infra.services import ServiceProcess
@@ -122,8 +122,27 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     started: list[tuple[str, ProcessRecord]] = []
     t0 = time.perf_counter()
     notes: list[str] = []
+    binary = toxiproxy_binary() if settings.toxiproxy else None
+    links: list[Link] = []
+
+    def via(link: str, upstream: str) -> str:
+        """The address a client uses for a dependency: a proxy when Toxiproxy is on."""
+        if binary is None:
+            return upstream
+        made = make_link(link, upstream)
+        links.append(made)
+        return made.listen
+
     try:
-        nats = NatsServer(data / "nats", logs / "nats.log", sync_interval=settings.nats_sync)
+        cluster: NatsCluster | None = None
+        if settings.nats_cluster > 1:
+            # Each route between two nodes through a proxy of its own: a node can be cut off.
+            cluster = NatsCluster(
+                data, logs, settings.nats_cluster, sync_interval=settings.nats_sync, link=via
+            )
+            nodes = cluster.nodes
+        else:
+            nodes = [NatsServer(data / "nats", logs / "nats.log", sync_interval=settings.nats_sync)]
         store, archiving = None, None
         if settings.backups:
             store, archiving, missing = _backup_parts(settings, data, logs)
@@ -150,7 +169,7 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
 
         if store is not None:
             await _start("objectstore", store)  # before PostgreSQL archives its first segment
-        infra = [_start("nats", nats), _start("postgres", postgres)]
+        infra = [_start(n.process.name, n) for n in nodes] + [_start("postgres", postgres)]
         if opensearch is not None:
             infra.append(_start("opensearch", opensearch))
         script = oidc.provider_script()
@@ -185,23 +204,22 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
             raise RuntimeError("no OpenSearch to give the archive")
 
         archive_port = free_port()
-        binary = toxiproxy_binary() if settings.toxiproxy else None
         if settings.toxiproxy and binary is None:
             notes.append(
                 "Toxiproxy not found (run `make toxiproxy`, or put toxiproxy-server on PATH):"
                 " links are direct and network faults are unavailable"
             )
-        links: list[Link] = []
 
-        def via(link: str, upstream: str) -> str:
-            """The address a client uses for a dependency: a proxy when Toxiproxy is on."""
-            if binary is None:
-                return upstream
-            made = make_link(link, upstream)
-            links.append(made)
-            return made.listen
+        def nats_for(service: str) -> str:
+            """The service's NATS URL: one server, or every node of the cluster (a link
+            each), comma-separated."""
+            if cluster is None:
+                return f"nats://{via(f'{service}->nats', f'127.0.0.1:{nodes[0].port}')}"
+            return ",".join(
+                f"nats://{via(f'{service}->{n.process.name}', f'127.0.0.1:{n.port}')}"
+                for n in nodes
+            )
 
-        nats_at = f"127.0.0.1:{nats.port}"
         pg_at = f"127.0.0.1:{postgres.port}"
         archive_at = f"127.0.0.1:{archive_port}"
         os_at = os_url.split("://", 1)[-1].rstrip("/")
@@ -213,14 +231,14 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         services = {
             "segmentation": ServiceProcess(
                 "segmentation",
-                {**base, "ALTLAS_NATS_URL": f"nats://{via('segmentation->nats', nats_at)}"},
+                {**base, "ALTLAS_NATS_URL": nats_for("segmentation")},
                 logs / "segmentation.log",
             ),
             "runner": ServiceProcess(
                 "runner",
                 {
                     **base,
-                    "ALTLAS_NATS_URL": f"nats://{via('runner->nats', nats_at)}",
+                    "ALTLAS_NATS_URL": nats_for("runner"),
                     "ALTLAS_DATABASE_URL": postgres.url("runner", via("runner->postgres", pg_at)),
                 },
                 logs / "runner.log",
@@ -229,7 +247,7 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
                 "archive",
                 {
                     **base,
-                    "ALTLAS_NATS_URL": f"nats://{via('archive->nats', nats_at)}",
+                    "ALTLAS_NATS_URL": nats_for("archive"),
                     "ALTLAS_DATABASE_URL": postgres.url("archive", via("archive->postgres", pg_at)),
                     "ALTLAS_OPENSEARCH_URL": f"http://{via('archive->opensearch', os_at)}",
                     # A development stack: statistics a few seconds old, not a minute.
@@ -243,7 +261,7 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
             "gateway",
             {
                 **base,
-                "ALTLAS_NATS_URL": f"nats://{via('gateway->nats', nats_at)}",
+                "ALTLAS_NATS_URL": nats_for("gateway"),
                 "ALTLAS_DATABASE_URL": postgres.url("gateway", via("gateway->postgres", pg_at)),
                 "ALTLAS_ARCHIVE_URL": f"http://{via('gateway->archive', archive_at)}",
                 **key_env,
@@ -265,10 +283,16 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         # Every service writes its trace spans beside the others (`harness trace COMMAND_ID`).
         for name, svc in services.items():
             svc.process.env["ALTLAS_TRACE_FILE"] = str(root / "traces" / f"{name}.jsonl")
+            if cluster is not None:
+                svc.process.env["ALTLAS_NATS_REPLICAS"] = str(len(nodes))
         toxiproxy = None
         if binary is not None:
             toxiproxy = ToxiproxyServer(binary, data / "toxiproxy", logs / "toxiproxy.log", links)
             await _start("toxiproxy", toxiproxy)
+        if cluster is not None:
+            # The routes run through Toxiproxy, so the nodes meet only now.
+            progress(f"waiting for the {len(nodes)} NATS nodes to form a cluster…")
+            await cluster.wait_meshed()
         await _gather_all([_start(name, svc) for name, svc in services.items()])
     except BaseException:
         progress("start-up failed; stopping what was started")
@@ -276,7 +300,8 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         raise
     endpoints = {
         **{name: svc.url for name, svc in services.items()},
-        "nats": nats.url,
+        "nats": cluster.url if cluster is not None else nodes[0].url,
+        **({n.process.name: n.url for n in nodes} if cluster is not None else {}),
         "postgres": postgres.url(),
         "opensearch": os_url,
     }
@@ -333,10 +358,15 @@ async def _gather_all(aws: Sequence[Awaitable[Any]]) -> None:
             raise r
 
 
+def stop_rank(name: str) -> int:
+    """Where a component stops in STOP_ORDER (a cluster's NATS nodes stop where NATS does)."""
+    order = {n: i for i, n in enumerate(STOP_ORDER)}
+    return order.get("nats" if name.startswith("nats-") else name, -1)
+
+
 async def _stop_records(records: list[ProcessRecord], progress: Progress) -> list[str]:
-    order = {name: i for i, name in enumerate(STOP_ORDER)}
     survivors = []
-    for record in sorted(records, key=lambda r: order.get(r.name, -1)):
+    for record in sorted(records, key=lambda r: stop_rank(r.name)):
         if not pid_alive(record.pid):
             continue
         progress(f"stopping {record.name} (pid {record.pid})…")

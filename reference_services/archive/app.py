@@ -68,7 +68,10 @@ def build_app(settings: ArchiveSettings) -> FastAPI:
     readiness = Readiness()
     runtime = Runtime(settings, readiness)
     index = SearchIndex(
-        settings.opensearch_url, settings.index_prefix, settings.opensearch_timeout_s
+        settings.opensearch_url,
+        settings.index_prefix,
+        settings.opensearch_timeout_s,
+        replicas=settings.index_replicas,
     )
     stop_catch_up = asyncio.Event()
     policy = lifecycle.Policy.defaults().override(

@@ -93,7 +93,10 @@ async def _with_index(
     settings: ArchiveSettings, work: Callable[[SearchIndex, Database], Awaitable[int]]
 ) -> int:
     index = SearchIndex(
-        settings.opensearch_url, settings.index_prefix, settings.opensearch_timeout_s
+        settings.opensearch_url,
+        settings.index_prefix,
+        settings.opensearch_timeout_s,
+        replicas=settings.index_replicas,
     )
     db = Database(settings)
     try:

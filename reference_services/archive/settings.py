@@ -18,6 +18,9 @@ class ArchiveSettings(ServiceSettings, DatabaseSettings):
     # Index family prefix: read alias "<prefix>", write alias "<prefix>-write", indices
     # "<prefix>-v<N>-<generation>" (reference_services/archive/search/design.py).
     index_prefix: str = "altlas-atlas"
+    # Replica shards per index: 0 on one OpenSearch node, 1 (or more) in a cluster. Applied to
+    # the index templates and, at start-up, to the indices that exist.
+    index_replicas: int = Field(0, ge=0, le=5)
     # How often rows not yet in OpenSearch are (re)indexed from PostgreSQL.
     catch_up_interval_s: float = Field(2.0, gt=0)
     # How often the index lifecycle runs (rollover, retention); 0 turns it off (a cluster with

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from opentelemetry.trace import SpanKind
 
@@ -39,6 +40,19 @@ DRAIN_TIMEOUT_S = 2.0
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class Requester(Protocol):
+    """A core NATS request (Messaging.request, or a test double)."""
+
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 1.0,
+    ) -> Msg: ...
+
+
 class Messaging:
     """One NATS connection with its JetStream context; an async context manager."""
 
@@ -47,6 +61,9 @@ class Messaging:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._consumers: list[Consumer] = []
+        self._handlers: dict[str, tuple[topology.ConsumerSpec, Handler]] = {}
+        self._replays: dict[str, Consumer] = {}
+        self._replay_watch: asyncio.Task[None] | None = None
         # Times the connection was lost (whoever must notice a gap, e.g. a cache, compares).
         self.disconnects = 0
 
@@ -78,12 +95,19 @@ class Messaging:
         async def _error(exc: Exception) -> None:
             log.debug("NATS client error: %s", exc)
 
+        # One server, or a cluster's servers comma-separated (the client fails over).
+        servers = [u.strip() for u in self.settings.nats_url.split(",") if u.strip()]
         self._nc = await nats.connect(
-            self.settings.nats_url,
+            servers,
             name=self.settings.service_name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             connect_timeout=2,
+            # A frozen server holds its sockets open: without pings a client waits on it for
+            # minutes (nats-py's default is one ping every 120 s). Three unanswered pings, one
+            # every 3 s, and it fails over to another node of the cluster.
+            ping_interval=3,
+            max_outstanding_pings=3,
             allow_reconnect=True,
             disconnected_cb=_disconnected,
             reconnected_cb=_reconnected,
@@ -91,9 +115,14 @@ class Messaging:
         )
         self._js = self._nc.jetstream(timeout=5)
         if self.settings.provision_topology:
-            await provision(self._js, self.settings)
+            await provision(self, self.settings)
 
     async def close(self) -> None:
+        if self._replay_watch is not None:
+            self._replay_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replay_watch
+            self._replay_watch = None
         for consumer in self._consumers:
             await consumer.stop()
         if self._nc is not None and not self._nc.is_closed:
@@ -173,62 +202,176 @@ class Messaging:
             ) from exc
 
     def consume(self, spec: topology.ConsumerSpec, handler: Handler) -> Consumer:
-        consumer = Consumer(self, spec, handler)
+        """Run `handler` on `spec`'s durable; also on its redrive consumer (dead letters sent
+        back to it) and on any replay of it an operator creates (`harness streams replay`)."""
+        consumer = self._run_consumer(spec, handler)
+        self._handlers[spec.durable] = (spec, handler)
+        redrive = topology.redrive_of(spec)
+        if redrive is not None:
+            self._run_consumer(redrive, handler)
+        if self._replay_watch is None and self.settings.replay_scan_s > 0:
+            self._replay_watch = asyncio.create_task(self._watch_replays(), name="replay-watch")
+        return consumer
+
+    def _run_consumer(
+        self, spec: topology.ConsumerSpec, handler: Handler, until_seq: int | None = None
+    ) -> Consumer:
+        consumer = Consumer(self, spec, handler, until_seq=until_seq)
         self._consumers.append(consumer)
         consumer.start()
         return consumer
 
+    async def _watch_replays(self) -> None:
+        """Every replay_scan_s, start a consumer for each new replay of a durable this service
+        handles, and stop those the server no longer has (deleted when done, or idle)."""
+        while True:
+            await asyncio.sleep(self.settings.replay_scan_s)
+            try:
+                found = await replays_on_server(self, topology.STREAM)
+            except Exception as exc:
+                log.debug("replay scan failed: %s", exc)
+                continue
+            for name, (of, until_seq, subjects) in found.items():
+                if name in self._replays or of not in self._handlers:
+                    continue
+                spec, handler = self._handlers[of]
+                replay_spec = dataclasses.replace(
+                    spec, durable=name, filter_subjects=subjects, handler_of=of
+                )
+                log.info("replaying %s through the %s handler (up to seq %d)", name, of, until_seq)
+                self._replays[name] = self._run_consumer(replay_spec, handler, until_seq)
+            for name in [n for n in self._replays if n not in found]:
+                replay = self._replays.pop(name)
+                self._consumers.remove(replay)
+                log.info("replay %s is gone from the server; stopping it", name)
+                await replay.stop()
 
-def consumer_config(spec: topology.ConsumerSpec, settings: ServiceSettings) -> ConsumerConfig:
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """A consumer's delivery limits: its declared ones, or the service's settings where set."""
+
+    max_deliver: int
+    ack_wait_s: float
+    max_ack_pending: int
+    backoff_s: tuple[float, ...]
+
+    @classmethod
+    def of(cls, spec: topology.ConsumerSpec, settings: ServiceSettings) -> DeliveryPolicy:
+        return cls(
+            max_deliver=settings.max_deliver or spec.max_deliver,
+            ack_wait_s=settings.ack_wait_s or spec.ack_wait_s,
+            max_ack_pending=spec.max_ack_pending,
+            backoff_s=spec.backoff_s if settings.nak_backoff_s is None else settings.nak_backoff_s,
+        )
+
+
+def consumer_config(spec: topology.ConsumerSpec, settings: ServiceSettings) -> dict[str, Any]:
+    """The `$JS.API.CONSUMER.CREATE` config of a declared durable (durations in nanoseconds)."""
+    policy = DeliveryPolicy.of(spec, settings)
     subjects = list(spec.filter_subjects)
-    return ConsumerConfig(
-        durable_name=spec.durable,
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        max_deliver=settings.max_deliver,
-        ack_wait=settings.ack_wait_s,
-        max_ack_pending=1000,
-        filter_subject=subjects[0] if len(subjects) == 1 else None,
-        filter_subjects=subjects if len(subjects) > 1 else None,
+    config: dict[str, Any] = {
+        "durable_name": spec.durable,
+        "ack_policy": "explicit",
+        "deliver_policy": "all",
+        "max_deliver": policy.max_deliver,
+        "ack_wait": int(policy.ack_wait_s * 1e9),
+        "max_ack_pending": policy.max_ack_pending,
+    }
+    if len(subjects) == 1:
+        config["filter_subject"] = subjects[0]
+    else:
+        config["filter_subjects"] = subjects
+    return config
+
+
+async def _api(requester: Requester, subject: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    reply = await requester.request(
+        subject, json.dumps(body).encode() if body is not None else b"", timeout=5.0
     )
+    answer: dict[str, Any] = json.loads(reply.data)
+    return answer
 
 
-async def provision(js: JetStreamContext, settings: ServiceSettings) -> None:
-    """Create or update the streams and every durable consumer; safe to run concurrently."""
-    streams = [
-        StreamConfig(
-            name=topology.STREAM,
-            subjects=topology.STREAM_SUBJECTS,
-            storage=StorageType.FILE,
-            duplicate_window=topology.DUPLICATE_WINDOW_S,
-        ),
-        StreamConfig(
-            name=topology.DLQ_STREAM,
-            subjects=topology.DLQ_SUBJECTS,
-            storage=StorageType.FILE,
-            duplicate_window=topology.DUPLICATE_WINDOW_S,
-        ),
-    ]
-    for config in streams:
-        try:
-            await js.stream_info(str(config.name))
-            await js.update_stream(config)
-        except NotFoundError:
-            with contextlib.suppress(Exception):  # another replica may have won the race
-                await js.add_stream(config)
-    for spec in topology.CONSUMERS:
-        # add_consumer creates, or updates an existing durable to this config.
-        await js.add_consumer(topology.STREAM, consumer_config(spec, settings))
+STREAM_NAME_IN_USE = 10058
+
+
+async def replays_on_server(
+    requester: Requester, stream: str
+) -> dict[str, tuple[str, int, tuple[str, ...]]]:
+    """The replay consumers on `stream`: name → (the durable it replays, the last stream
+    sequence it replays, its filter subjects)."""
+    found: dict[str, tuple[str, int, tuple[str, ...]]] = {}
+    offset = 0
+    while True:
+        page = await _api(requester, f"$JS.API.CONSUMER.LIST.{stream}", {"offset": offset})
+        if "error" in page:
+            raise TransientError(f"consumer list of {stream}: {page['error']}")
+        infos = page.get("consumers") or []
+        for info in infos:
+            config = info.get("config", {})
+            meta = config.get("metadata") or {}
+            of = meta.get(topology.REPLAY_OF)
+            if of is None:
+                continue
+            subjects = config.get("filter_subjects") or [config.get("filter_subject") or ">"]
+            until = int(meta.get(topology.REPLAY_TO_SEQ, "0") or 0)
+            found[info["name"]] = (of, until, tuple(subjects))
+        offset += len(infos)
+        if not infos or offset >= int(page.get("total", 0)):
+            return found
+
+
+async def ensure_stream(requester: Requester, config: dict[str, Any]) -> None:
+    """Create a stream with `config` (a `$JS.API` body), or update it to that config;
+    idempotent, and safe when several services race to create it."""
+    name = config["name"]
+    for verb in ("CREATE", "UPDATE"):
+        answer = await _api(requester, f"$JS.API.STREAM.{verb}.{name}", config)
+        if "error" not in answer:
+            return
+        if verb == "CREATE" and answer["error"].get("err_code") == STREAM_NAME_IN_USE:
+            continue
+        raise TransientError(f"stream {name}: {verb.lower()} refused: {answer['error']}")
+
+
+async def provision(requester: Requester, settings: ServiceSettings) -> None:
+    """Create or update the pipeline's streams (topology.json) and every declared durable
+    consumer on them; safe to run concurrently."""
+    for name in topology.PIPELINE_STREAMS:
+        stream = topology.DECLARED.streams[name]
+        await ensure_stream(requester, stream.api_config(settings.nats_replicas))
+    for spec in topology.DECLARED.consumers.values():
+        if spec.stream not in topology.PIPELINE_STREAMS:
+            continue
+        body = {"stream_name": spec.stream, "config": consumer_config(spec, settings)}
+        # CREATE creates, or updates an existing durable to this config.
+        answer = await _api(
+            requester, f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}", body
+        )
+        if "error" in answer:
+            raise TransientError(f"consumer {spec.durable}: create refused: {answer['error']}")
 
 
 class Consumer:
     """A durable pull consumer running `handler` on batches of messages."""
 
-    def __init__(self, messaging: Messaging, spec: topology.ConsumerSpec, handler: Handler) -> None:
+    def __init__(
+        self,
+        messaging: Messaging,
+        spec: topology.ConsumerSpec,
+        handler: Handler,
+        *,
+        until_seq: int | None = None,
+    ) -> None:
         self.messaging = messaging
+        # A replay handles stored messages up to this stream sequence and only acks later ones
+        # (they reach the service's own durable anyway).
+        self.until_seq = until_seq
         self.spec = spec
         self.handler = handler
         self.settings = messaging.settings
+        self.policy = DeliveryPolicy.of(spec, messaging.settings)
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
@@ -273,7 +416,7 @@ class Consumer:
         while not self._stopping.is_set():
             try:
                 if sub is None:
-                    sub = await js.pull_subscribe_bind(self.spec.durable, stream=topology.STREAM)
+                    sub = await js.pull_subscribe_bind(self.spec.durable, stream=self.spec.stream)
                     self._sub = sub
                 msgs = await sub.fetch(self.settings.consumer_batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
@@ -317,7 +460,10 @@ class Consumer:
             metrics.HANDLER_SECONDS.labels(durable, outcome).observe(time.perf_counter() - started)
 
     async def _handle_one(self, msg: Msg, deliveries: int) -> str:
-        """Handle one delivery; the outcome (ack, nak, dead_letter) for the metrics."""
+        """Handle one delivery; the outcome (ack, nak, dead_letter, skip) for the metrics."""
+        if self.until_seq is not None and msg.metadata.sequence.stream > self.until_seq:
+            await _safe(msg.ack())
+            return "skip"
         try:
             envelope = decode(msg.data)
         except (ValueError, SchemaViolation) as exc:
@@ -348,17 +494,17 @@ class Consumer:
                 return await self._dead_letter(msg, f"permanent error: {exc}", deliveries)
             except Exception as exc:
                 transient = isinstance(exc, TransientError)
-                if deliveries >= self.settings.max_deliver:
+                if deliveries >= self.policy.max_deliver:
                     return await self._dead_letter(
                         msg, f"deliveries exhausted ({deliveries}); last error: {exc}", deliveries
                     )
-                backoff = self.settings.nak_backoff_s
+                backoff = self.policy.backoff_s
                 delay = backoff[min(deliveries, len(backoff)) - 1] if backoff else 0
                 log.log(
                     logging.WARNING if transient else logging.ERROR,
                     "handler failed (delivery %d/%d), NAK with %.1fs delay: %s",
                     deliveries,
-                    self.settings.max_deliver,
+                    self.policy.max_deliver,
                     delay,
                     exc,
                     exc_info=not transient,
@@ -375,15 +521,20 @@ class Consumer:
     async def _keep_alive(self, msg: Msg) -> None:
         """Tell JetStream the message is still being worked on, so ack_wait can stay short."""
         while True:
-            await asyncio.sleep(self.settings.ack_wait_s / 3)
+            await asyncio.sleep(self.policy.ack_wait_s / 3)
             await _safe(msg.in_progress())
 
     async def _dead_letter(self, msg: Msg, reason: str, deliveries: int) -> str:
         seq = msg.metadata.sequence.stream
+        # Filed under the consumer whose handler gave up (a redrive or replay of it too), so
+        # that a redrive after the fix sends it back there; `via` says which durable it was.
+        owner = self.spec.handler_of or self.spec.durable
         record = {
-            "consumer": self.spec.durable,
+            "consumer": owner,
+            "via": self.spec.durable,
             "reason": reason,
             "subject": msg.subject,
+            "stream": self.spec.stream,
             "stream_sequence": seq,
             "deliveries": deliveries,
             "payload": msg.data.decode("utf-8", errors="replace"),
@@ -391,7 +542,7 @@ class Consumer:
         log.error("dead-lettering message %s from %s: %s", seq, msg.subject, reason)
         try:
             await self.messaging.js.publish(
-                topology.dlq_subject(self.spec.durable),
+                topology.dlq_subject(owner),
                 json.dumps(record, ensure_ascii=False).encode(),
                 headers={
                     "Nats-Msg-Id": f"dlq-{self.spec.durable}-{seq}",

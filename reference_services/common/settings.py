@@ -21,12 +21,19 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # A consumer fetches this many messages at once and handles them concurrently.
     consumer_batch: int = Field(16, ge=1, le=512)
-    max_deliver: int = Field(8, ge=1)
+    # Delivery limits are declared per consumer in schemas/topology.json (with reasons); these
+    # override them for every consumer of the service when set (tests, an incident).
+    max_deliver: int | None = Field(None, ge=1)
     # A message not acked within this is redelivered (to another replica, after a crash).
     # Long handlers keep their messages with in-progress heartbeats, so it can be short.
-    ack_wait_s: float = Field(10.0, gt=0)
+    ack_wait_s: float | None = Field(None, gt=0)
     # NAK back-off for transient errors, seconds, one per redelivery (the last one repeats).
-    nak_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
+    nak_backoff_s: tuple[float, ...] | None = None
+    # How often the service looks for replay consumers of its durables (harness streams
+    # replay); 0: never.
+    replay_scan_s: float = Field(2.0, ge=0)
+    # Replicas of the replicated streams: 1 on a single server, 3 in a cluster.
+    nats_replicas: int = Field(1, ge=1, le=5)
     shutdown_grace_s: float = Field(10.0, ge=0)
     # When true, stream/consumer configs are created or updated at start-up.
     provision_topology: bool = True

@@ -27,24 +27,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from reference_services.common import metrics, topology
 from reference_services.common.errors import TransientError
+from reference_services.common.messaging import Requester, ensure_stream
 from reference_services.gateway.ratelimit import Decision, TokenBucketLimiter
 
 log = logging.getLogger(__name__)
-
-
-class Requester(Protocol):
-    async def request(
-        self,
-        subject: str,
-        payload: bytes = b"",
-        *,
-        headers: dict[str, str] | None = None,
-        timeout: float = 1.0,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -70,17 +60,8 @@ class Limit:
         return headers
 
 
-STREAM_CONFIG: dict[str, Any] = {
-    "name": topology.RATE_LIMIT_STREAM,
-    "subjects": [f"{topology.RATE_LIMIT_PREFIX}.>"],
-    "allow_msg_counter": True,
-    "allow_direct": True,
-    "storage": "memory",
-    "max_msgs_per_subject": 1,
-    "max_age": int(topology.RATE_LIMIT_MAX_AGE_S * 1e9),
-    "discard": "old",
-    "num_replicas": 1,
-}
+# Declared in schemas/topology.json: in memory, one replica, only each counter's last total.
+STREAM_CONFIG: dict[str, Any] = topology.DECLARED.streams[topology.RATE_LIMIT_STREAM].api_config(1)
 
 
 # After the store fails, requests are judged locally this long before it is asked again.
@@ -118,17 +99,7 @@ class SharedLimiter:
         """Create the counter stream, or bring it to this config (idempotent)."""
         if self.store is None:
             return
-        body = json.dumps(STREAM_CONFIG).encode()
-        for verb in ("CREATE", "UPDATE"):
-            reply = await self.store.request(
-                f"$JS.API.STREAM.{verb}.{topology.RATE_LIMIT_STREAM}", body, timeout=5.0
-            )
-            answer = json.loads(reply.data)
-            if "error" not in answer:
-                return
-            if verb == "CREATE" and answer["error"].get("err_code") == 10058:  # name in use
-                continue
-            raise TransientError(f"rate-limit stream {verb.lower()}: {answer['error']}")
+        await ensure_stream(self.store, STREAM_CONFIG)
 
     async def _incr(self, subject: str, by: int) -> int:
         if self.store is None:

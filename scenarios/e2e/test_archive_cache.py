@@ -24,6 +24,7 @@ import pytest
 import pytest_asyncio
 
 from harness.clients.gateway import API, GatewayClient
+from harness.infra.nats import servers
 from harness.infra.services import ServiceProcess
 from harness.polling import poll_until
 from harness.stack.state import StackState
@@ -54,7 +55,7 @@ async def _cached(client: httpx.AsyncClient, path: str, token: str) -> httpx.Res
 async def _event_seq(nats_url: str, atlas_id: str, version_at_least: int = 2) -> int:
     """The stream sequence of the newest altlas.atlas.updated event, which must be this
     record's (the archive published it before answering the PATCH)."""
-    nc = await nats.connect(nats_url, connect_timeout=5)
+    nc = await nats.connect(servers(nats_url), connect_timeout=5)
     try:
         msg = await nc.jetstream().get_last_msg(STREAM, UPDATED)
     finally:

@@ -12,11 +12,12 @@ import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from harness.clients.gateway import GatewayClient
+from harness.infra.nats import servers
 from harness.polling import poll_until
 
 
 async def _dlq_records(nats_url: str, consumer: str, marker: str) -> list[dict[str, Any]]:
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(servers(nats_url))
     try:
         js = nc.jetstream()
         sub = await js.pull_subscribe(
@@ -56,7 +57,7 @@ async def test_malformed_event_goes_to_dlq(stack, gateway: GatewayClient, payloa
         pytest.skip("this deployment does not expose NATS (set HARNESS_NATS_URL)")
     marker = "poison" + secrets.token_hex(4)
     payload = payload.replace(b"MARKER", marker.encode())
-    nc = await nats.connect(stack.endpoints["nats"])
+    nc = await nats.connect(servers(stack.endpoints["nats"]))
     try:
         ack = await nc.jetstream().publish(
             "altlas.command.submitted", payload, headers={"Nats-Msg-Id": marker}

@@ -50,11 +50,18 @@ class Written:
 
 class SearchIndex:
     def __init__(
-        self, url: str, prefix: str, timeout_s: float, design: Design | None = None
+        self,
+        url: str,
+        prefix: str,
+        timeout_s: float,
+        design: Design | None = None,
+        *,
+        replicas: int = 0,
     ) -> None:
         self.client = AsyncOpenSearch(hosts=[url], timeout=timeout_s, max_retries=0)
         self.names = Names(prefix)
         self.design = design or current()
+        self.replicas = replicas
         self._prepared = False
 
     @property
@@ -80,7 +87,7 @@ class SearchIndex:
                 # Above the pre-versioning template (priority 0, pattern "<prefix>-*").
                 "priority": 100 + version,
                 "template": {
-                    "settings": self.design.settings(),
+                    "settings": self.design.settings(replicas=self.replicas),
                     "mappings": self.design.mappings_with_meta(version),
                 },
                 "_meta": {"altlas_design": self.design.digest},
@@ -106,6 +113,10 @@ class SearchIndex:
                         f"{self.names.read} has {len(layout.read)} indices and no write alias"
                     )
                 await self._add_aliases(next(iter(layout.read)))
+            # The indices that exist take the replica count this deployment asks for.
+            await self.client.indices.put_settings(
+                index=self.names.read, body={"index": {"number_of_replicas": self.replicas}}
+            )
         except TransientError:
             raise
         except Exception as exc:

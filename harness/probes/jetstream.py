@@ -1,0 +1,359 @@
+"""Operate a deployment's JetStream through its JSON API (`$JS.API.*` over core NATS).
+
+Used by `harness streams`: list streams and consumers, lag, dead letters, a topology check
+against the declaration, purge, replay of stored messages through a service's handler, and
+redrive of dead letters. Nothing here imports the services: names and limits come from the
+declared topology (harness.schemas.topology) and the server's answers.
+
+Replay: a durable consumer on the events stream whose metadata names the durable it replays
+(`altlas_replay_of`) and the last stream sequence it covers (`altlas_replay_to_seq`); every
+service that runs that durable's handler finds it within a few seconds and runs its stored
+messages through the handler (idempotent: the effects are not duplicated), acking later ones
+untouched. Redrive: a dead letter's original event published to `altlas.redrive.<consumer>`,
+which only that consumer's redrive durable reads, then removed from the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+
+from harness.errors import HarnessError
+from harness.infra.nats import servers
+
+__all__ = [
+    "DeadLetterRecord",
+    "JetStreamAdmin",
+    "ReplayProgress",
+    "connect",
+    "covers",
+]
+
+REPLAY_OF = "altlas_replay_of"
+REPLAY_TO_SEQ = "altlas_replay_to_seq"
+DLQ_STREAM = "ALTLAS_DLQ"
+NS = 1_000_000_000
+
+
+def covers(pattern: str, subset: str) -> bool:
+    """Whether every subject `subset` matches is matched by `pattern` (wildcards included)."""
+    p, s = pattern.split("."), subset.split(".")
+    for i, part in enumerate(p):
+        if part == ">":
+            return len(s) > i
+        if i >= len(s):
+            return False
+        if part == "*":
+            if s[i] == ">":
+                return False
+            continue
+        if part != s[i]:
+            return False
+    return len(p) == len(s)
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    seq: int  # in the dead-letter stream
+    consumer: str  # whose handler gave up
+    via: str  # the durable that delivered it (the consumer, its redrive or a replay)
+    reason: str
+    subject: str  # the original message's subject
+    stream: str  # ... its stream
+    stream_sequence: int  # ... and its sequence there
+    deliveries: int
+    payload: str
+    stored_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "consumer": self.consumer,
+            "via": self.via,
+            "reason": self.reason,
+            "subject": self.subject,
+            "stream": self.stream,
+            "stream_sequence": self.stream_sequence,
+            "deliveries": self.deliveries,
+            "stored_at": self.stored_at,
+        }
+
+
+@dataclass(frozen=True)
+class ReplayProgress:
+    consumer: str
+    to_seq: int
+    acked_to: int  # the consumer's ack floor (stream sequence)
+    delivered: int  # messages delivered so far (consumer sequence)
+    pending: int
+    ack_pending: int
+    waiting: int  # pull requests waiting: services bound to it
+
+    @property
+    def done(self) -> bool:
+        return self.ack_pending == 0 and (self.pending == 0 or self.acked_to >= self.to_seq)
+
+
+def _instant(value: str) -> datetime:
+    """A server timestamp (RFC 3339, nanoseconds) as a datetime (microseconds)."""
+    if not value:
+        return datetime.min.replace(tzinfo=UTC)
+    head, _, frac = value.rstrip("Z").partition(".")
+    micros = (frac + "000000")[:6] if frac else "0"
+    return datetime.fromisoformat(head).replace(tzinfo=UTC, microsecond=int(micros))
+
+
+class JetStreamAdmin:
+    def __init__(self, nc: Client, timeout_s: float = 5.0) -> None:
+        self.nc = nc
+        self.timeout_s = timeout_s
+
+    async def api(self, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            reply = await self.nc.request(
+                f"$JS.API.{subject}",
+                json.dumps(body).encode() if body is not None else b"",
+                timeout=self.timeout_s,
+            )
+        except Exception as exc:
+            raise HarnessError(
+                f"JetStream did not answer $JS.API.{subject}: {type(exc).__name__}: {exc}"
+            ) from exc
+        answer: dict[str, Any] = json.loads(reply.data)
+        return answer
+
+    async def _ok(self, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = await self.api(subject, body)
+        if "error" in answer:
+            error = answer["error"]
+            raise HarnessError(f"$JS.API.{subject}: {error.get('description', error)}")
+        return answer
+
+    async def _paged(self, subject: str, key: str) -> list[Any]:
+        items: list[Any] = []
+        while True:
+            page = await self._ok(subject, {"offset": len(items)})
+            batch = page.get(key) or []
+            items += batch
+            if not batch or len(items) >= int(page.get("total", 0)):
+                return items
+
+    async def stream_names(self) -> list[str]:
+        return sorted(await self._paged("STREAM.NAMES", "streams"))
+
+    async def stream_info(self, name: str) -> dict[str, Any] | None:
+        answer = await self.api(f"STREAM.INFO.{name}")
+        if "error" in answer:
+            if answer["error"].get("code") == 404:
+                return None
+            raise HarnessError(f"stream {name}: {answer['error'].get('description')}")
+        return answer
+
+    async def require_stream(self, name: str) -> dict[str, Any]:
+        info = await self.stream_info(name)
+        if info is None:
+            names = ", ".join(await self.stream_names()) or "none"
+            raise HarnessError(f"no stream named {name!r} (streams: {names})")
+        return info
+
+    async def consumers(self, stream: str) -> list[dict[str, Any]]:
+        infos: list[dict[str, Any]] = await self._paged(f"CONSUMER.LIST.{stream}", "consumers")
+        return sorted(infos, key=lambda i: str(i.get("name")))
+
+    async def consumer_info(self, stream: str, name: str) -> dict[str, Any] | None:
+        answer = await self.api(f"CONSUMER.INFO.{stream}.{name}")
+        if "error" in answer:
+            if answer["error"].get("code") == 404:
+                return None
+            raise HarnessError(f"consumer {stream}/{name}: {answer['error'].get('description')}")
+        return answer
+
+    async def delete_consumer(self, stream: str, name: str) -> None:
+        await self._ok(f"CONSUMER.DELETE.{stream}.{name}")
+
+    async def purge(
+        self, stream: str, *, subject: str | None = None, keep: int | None = None
+    ) -> int:
+        body: dict[str, Any] = {}
+        if subject:
+            body["filter"] = subject
+        if keep is not None:
+            body["keep"] = keep
+        answer = await self._ok(f"STREAM.PURGE.{stream}", body or None)
+        return int(answer.get("purged", 0))
+
+    async def dead_letters(
+        self, since: datetime | None = None, consumer: str | None = None
+    ) -> list[DeadLetterRecord]:
+        """The dead-letter stream's records, oldest first (read with direct gets)."""
+        info = await self.stream_info(DLQ_STREAM)
+        if info is None:
+            return []
+        state = info.get("state", {})
+        first, last = int(state.get("first_seq", 0)), int(state.get("last_seq", 0))
+        if int(state.get("messages", 0)) == 0:
+            return []
+        seq = first
+        out: list[DeadLetterRecord] = []
+        subject = f"altlas.dlq.{consumer}" if consumer else None
+        while seq <= last:
+            body: dict[str, Any] = {"seq": seq, "next_by_subj": subject or ">"}
+            found = await self.api(f"STREAM.MSG.GET.{DLQ_STREAM}", body)
+            if "error" in found:
+                break
+            message = found["message"]
+            seq = int(message["seq"]) + 1
+            record = _dead_letter(message)
+            if since is None or _instant(record.stored_at) >= since:
+                out.append(record)
+        return out
+
+    async def delete_message(self, stream: str, seq: int) -> None:
+        await self._ok(f"STREAM.MSG.DELETE.{stream}", {"seq": seq})
+
+    async def publish(self, subject: str, data: bytes, msg_id: str) -> dict[str, Any]:
+        """A JetStream publish with its deduplication id; the server's ack."""
+        try:
+            reply = await self.nc.request(
+                subject, data, timeout=self.timeout_s, headers={"Nats-Msg-Id": msg_id}
+            )
+        except Exception as exc:
+            raise HarnessError(f"publish to {subject} not acknowledged: {exc}") from exc
+        ack: dict[str, Any] = json.loads(reply.data)
+        if "error" in ack:
+            raise HarnessError(f"publish to {subject} refused: {ack['error']}")
+        return ack
+
+    async def create_replay(
+        self,
+        stream: str,
+        name: str,
+        *,
+        of: str,
+        subject: str,
+        from_seq: int | None,
+        since: datetime | None,
+        max_deliver: int,
+        ack_wait_s: float,
+        inactive_s: float = 600.0,
+    ) -> int:
+        """Create the replay consumer; the last stream sequence it covers."""
+        if await self.consumer_info(stream, name) is not None:
+            raise HarnessError(f"a consumer named {name!r} already exists on {stream}")
+        info = await self.require_stream(stream)
+        to_seq = int(info.get("state", {}).get("last_seq", 0))
+        config: dict[str, Any] = {
+            "durable_name": name,
+            "ack_policy": "explicit",
+            "filter_subject": subject,
+            "max_deliver": max_deliver,
+            "ack_wait": int(ack_wait_s * NS),
+            "max_ack_pending": 1000,
+            "inactive_threshold": int(inactive_s * NS),
+            "metadata": {REPLAY_OF: of, REPLAY_TO_SEQ: str(to_seq)},
+        }
+        if from_seq is not None:
+            config |= {"deliver_policy": "by_start_sequence", "opt_start_seq": from_seq}
+        elif since is not None:
+            start = since.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            config |= {"deliver_policy": "by_start_time", "opt_start_time": start}
+        else:
+            config["deliver_policy"] = "all"
+        await self._ok(
+            f"CONSUMER.CREATE.{stream}.{name}", {"stream_name": stream, "config": config}
+        )
+        return to_seq
+
+    async def replay_progress(self, stream: str, name: str, to_seq: int) -> ReplayProgress:
+        info = await self.consumer_info(stream, name)
+        if info is None:
+            raise HarnessError(f"the replay consumer {stream}/{name} is gone")
+        return ReplayProgress(
+            consumer=name,
+            to_seq=to_seq,
+            acked_to=int(info.get("ack_floor", {}).get("stream_seq", 0)),
+            delivered=int(info.get("delivered", {}).get("consumer_seq", 0)),
+            pending=int(info.get("num_pending", 0)),
+            ack_pending=int(info.get("num_ack_pending", 0)),
+            waiting=int(info.get("num_waiting", 0)),
+        )
+
+    async def wait_replay(
+        self,
+        stream: str,
+        name: str,
+        to_seq: int,
+        *,
+        timeout_s: float,
+        pickup_s: float = 30.0,
+        progress: Callable[[ReplayProgress], None] = lambda _p: None,
+        every_s: float = 1.0,
+    ) -> ReplayProgress:
+        """Poll until the replay is handled; an error if no service takes it up in `pickup_s`
+        or it is not done in `timeout_s`."""
+        started = time.monotonic()
+        while True:
+            state = await self.replay_progress(stream, name, to_seq)
+            progress(state)
+            if state.done:
+                return state
+            elapsed = time.monotonic() - started
+            if state.delivered == 0 and state.waiting == 0 and elapsed > pickup_s:
+                raise HarnessError(
+                    f"no service took up the replay {name} in {pickup_s:.0f} s: is the"
+                    f" service that runs its handler up, and does it scan for replays"
+                    f" (ALTLAS_REPLAY_SCAN_S)?"
+                )
+            if elapsed > timeout_s:
+                raise HarnessError(
+                    f"the replay {name} was not done in {timeout_s:.0f} s: acked up to"
+                    f" {state.acked_to} of {to_seq}, {state.pending} pending,"
+                    f" {state.ack_pending} in flight"
+                )
+            await asyncio.sleep(every_s)
+
+
+def _dead_letter(message: dict[str, Any]) -> DeadLetterRecord:
+    import base64
+
+    raw = base64.b64decode(message.get("data") or b"")
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    consumer = str(record.get("consumer") or message.get("subject", "").rsplit(".", 1)[-1])
+    return DeadLetterRecord(
+        seq=int(message["seq"]),
+        consumer=consumer,
+        via=str(record.get("via") or consumer),
+        reason=str(record.get("reason", "")),
+        subject=str(record.get("subject", "")),
+        stream=str(record.get("stream") or "ALTLAS"),
+        stream_sequence=int(record.get("stream_sequence", 0) or 0),
+        deliveries=int(record.get("deliveries", 0) or 0),
+        payload=str(record.get("payload", "")),
+        stored_at=str(message.get("time") or ""),
+    )
+
+
+@asynccontextmanager
+async def connect(url: str) -> AsyncIterator[JetStreamAdmin]:
+    try:
+        nc = await nats.connect(servers(url), connect_timeout=5, max_reconnect_attempts=2)
+    except Exception as exc:
+        raise HarnessError(f"cannot reach NATS at {url}: {type(exc).__name__}: {exc}") from exc
+    try:
+        yield JetStreamAdmin(nc)
+    finally:
+        await nc.close()
