@@ -205,6 +205,35 @@ async def _bench(settings: HarnessSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _bench_nats(settings: HarnessSettings, args: argparse.Namespace) -> int:
+    from harness.bench import nats as bn
+
+    sizes: dict[str, int] = {}
+    source = "the Pact message examples (contracts/pacts)"
+    if settings.state_file.exists() or settings.nats_url:
+        url = settings.nats_url or load_state(settings).endpoints.get("nats")
+        if url:
+            sizes = await bn.stream_sizes(url)
+            source = f"the running stack's events stream ({url.split(',')[0]})"
+    if not sizes:
+        sizes = bn.pact_sizes()
+        source = "the Pact message examples (contracts/pacts)"
+    result = await bn.bench_nats(
+        sizes,
+        messages=args.messages,
+        concurrency=args.concurrency,
+        rounds=args.rounds,
+        progress=_say,
+    )
+    result["sizes_from"] = source
+    print(bn.render(result, source))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench-nats.json").write_text(json.dumps(result, indent=2))
+    print(f"\n  written to {out / 'bench-nats.json'}")
+    return 0
+
+
 async def _bench_data(settings: HarnessSettings, args: argparse.Namespace) -> int:
     from harness.bench.data import bench_data, print_summary, write
 
@@ -556,6 +585,15 @@ def main(argv: list[str] | None = None) -> int:
     bn.add_argument("--rate-seconds", type=float, default=15.0, help="seconds per fixed load")
     bn.add_argument("--read-seconds", type=float, default=8.0, help="seconds per read round")
     bn.add_argument("--out", default="reports/bench", help="report directory")
+    bnn = sub.add_parser(
+        "bench-nats",
+        help="JetStream publish/consume rates and publish latency: R1 vs R3, sync always vs"
+        " default, the pipeline's message sizes (servers of its own); JSON",
+    )
+    bnn.add_argument("--messages", type=int, default=1000, help="messages per cell (1000)")
+    bnn.add_argument("--concurrency", type=int, default=32, help="publishes in flight (32)")
+    bnn.add_argument("--rounds", type=int, default=3, help="rounds, set-ups alternating (3)")
+    bnn.add_argument("--out", default="reports/bench", help="report directory")
     bd = sub.add_parser(
         "bench-data", help="migration vs raw _bulk, search at 100k/1M records, backup MB/s"
     )
@@ -655,6 +693,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_campaign(settings, args))
         if args.cmd == "bench":
             return asyncio.run(_bench(settings, args))
+        if args.cmd == "bench-nats":
+            return asyncio.run(_bench_nats(settings, args))
         if args.cmd == "bench-data":
             return asyncio.run(_bench_data(settings, args))
         if args.cmd == "latency":

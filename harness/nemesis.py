@@ -96,7 +96,8 @@ def schedule(
             " (harness up --nats-cluster 3, or campaign --nats-cluster 3)"
         )
     dependencies = tuple(d for d in DEPENDENCIES if d != "nats" or not nodes) + tuple(nodes)
-    usable = [k for k in kinds if k not in ("partition", "latency") or links]
+    # Partitions and latency act on Toxiproxy links (a node's partition on its route links).
+    usable = [k for k in kinds if k not in ("partition", "latency", "nats-partition") or links]
     if not usable:
         return []
     rng = random.Random(seed)

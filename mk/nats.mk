@@ -25,3 +25,9 @@ test-cluster: setup  ## the 3-node JetStream cluster suite: node faults and a ca
 		$(PY) -m pytest -q -m nats_cluster scenarios/cluster --junitxml=reports/junit/cluster.xml
 
 TEST_AFTER += test-cluster
+
+# Not in `make test`: it starts servers of its own (one, then a three-node cluster) and takes
+# a few minutes. Message sizes from the running stack's events stream if one is up.
+.PHONY: bench-nats
+bench-nats: setup  ## JetStream benchmarks: R1 vs R3, sync always vs default, publish p50/p99; JSON beside make bench
+	$(VENV)/bin/harness bench-nats --out $${BENCH_OUT:-reports/bench} $${BENCH_NATS_ARGS}

@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from harness.bench.pipeline import BenchError
+from harness.infra.nats import servers
 from harness.stack.state import StackState
 
 DUPLICATE_WINDOW_S = 600.0  # as the ALTLAS stream
@@ -31,7 +32,7 @@ async def ceiling(
     url = state.endpoints["nats"]
     run = uuid.uuid4().hex[:8]
     stream, prefix = f"BENCH_{run}", f"bench.{run}"
-    nc = await nats.connect(url)
+    nc = await nats.connect(servers(url))
     js = nc.jetstream()
     await js.add_stream(
         StreamConfig(

@@ -16,9 +16,11 @@ import nats
 import nats.errors
 from nats.aio.msg import Msg
 
+from harness.infra.nats import servers
+
 
 async def hop(url: str, stream: str, durable: str, out: str, size: int, batch: int) -> None:
-    nc = await nats.connect(url)
+    nc = await nats.connect(servers(url))
     js = nc.jetstream()
     sub = await js.pull_subscribe_bind(durable, stream=stream)
     payload = b"x" * size

@@ -6,6 +6,7 @@ component back with the command, data dir and port it had, and waits until it is
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -62,6 +63,11 @@ async def stop(settings: HarnessSettings, name: str) -> None:
 
 async def start(settings: HarnessSettings, name: str, timeout_s: float = 120.0) -> None:
     """Start a stopped or killed component again, exactly as it ran, and wait until healthy."""
+    await wait_healthy(settings, launch(settings, name), timeout_s)
+
+
+def launch(settings: HarnessSettings, name: str) -> ManagedProcess:
+    """Start it again and record its new pid; no wait (`wait_healthy`)."""
     state = _local(settings)
     record = state.processes[name] if name in state.processes else None
     if record is None:
@@ -74,6 +80,15 @@ async def start(settings: HarnessSettings, name: str, timeout_s: float = 120.0) 
     process.start()
     state.processes[name] = process.record(**record.extra)
     state.save(settings.state_file)
+    return process
+
+
+async def wait_healthy(
+    settings: HarnessSettings, process: ManagedProcess, timeout_s: float = 120.0
+) -> None:
+    """Until a component `launch` started is healthy (ComponentFailed if it exits)."""
+    name = process.name
+    state = _local(settings)
 
     async def _healthy() -> bool:
         process.check_alive()
@@ -110,14 +125,21 @@ async def heal_all(settings: HarnessSettings, timeout_s: float = 120.0) -> list[
                 os.killpg(record.pid, signal.SIGCONT)
         else:
             healed.append(name)
-    # Dependencies first, so services reconnect to something that is up.
-    order = ["nats", "postgres", "opensearch", "archive", "runner", "segmentation", "gateway"]
-
-    # A cluster's nodes (nats-1, …) start where NATS does.
-    def rank(name: str) -> int:
-        name = "nats" if name.startswith("nats-") else name
-        return order.index(name) if name in order else len(order)
-
-    for name in sorted(healed, key=rank):
+    # Dependencies first, so services reconnect to something that is up; Toxiproxy before
+    # NATS, since a cluster's routes run through it.
+    order = ["toxiproxy", "postgres", "opensearch", "archive", "runner", "segmentation", "gateway"]
+    # A cluster's dead nodes start together: one alone never reaches a quorum, so it would
+    # never be healthy (its /healthz wants a meta leader).
+    nodes = [n for n in healed if n == "nats" or n.startswith("nats-")]
+    rest = sorted(
+        (n for n in healed if n not in nodes),
+        key=lambda n: order.index(n) if n in order else len(order),
+    )
+    for name in [n for n in rest if n == "toxiproxy"]:
+        await start(settings, name, timeout_s)
+    # Launched one at a time (each records its pid in the state file), then awaited together.
+    launched = [launch(settings, n) for n in nodes]
+    await asyncio.gather(*(wait_healthy(settings, p, timeout_s) for p in launched))
+    for name in [n for n in rest if n != "toxiproxy"]:
         await start(settings, name, timeout_s)
     return healed

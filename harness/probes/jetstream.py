@@ -42,6 +42,7 @@ REPLAY_OF = "altlas_replay_of"
 REPLAY_TO_SEQ = "altlas_replay_to_seq"
 DLQ_STREAM = "ALTLAS_DLQ"
 NS = 1_000_000_000
+NO_MESSAGE = 10037  # $JS.API.STREAM.MSG.GET: no message found
 
 
 def covers(pattern: str, subset: str) -> bool:
@@ -209,7 +210,12 @@ class JetStreamAdmin:
             body: dict[str, Any] = {"seq": seq, "next_by_subj": subject or ">"}
             found = await self.api(f"STREAM.MSG.GET.{DLQ_STREAM}", body)
             if "error" in found:
-                break
+                if found["error"].get("err_code") == NO_MESSAGE:
+                    break  # none left
+                # Anything else (an election under way) must not pass for "no more".
+                raise HarnessError(
+                    f"reading {DLQ_STREAM} at seq {seq}: {found['error'].get('description')}"
+                )
             message = found["message"]
             seq = int(message["seq"]) + 1
             record = _dead_letter(message)

@@ -62,8 +62,10 @@ class Messaging:
         self._js: JetStreamContext | None = None
         self._consumers: list[Consumer] = []
         self._handlers: dict[str, tuple[topology.ConsumerSpec, Handler]] = {}
-        self._replays: dict[str, Consumer] = {}
+        # Replays this service runs (a done one is kept without its consumer, not run again).
+        self._replays: dict[str, tuple[Replay, Consumer | None]] = {}
         self._replay_watch: asyncio.Task[None] | None = None
+        self._stream_watch: asyncio.Task[None] | None = None
         # Times the connection was lost (whoever must notice a gap, e.g. a cache, compares).
         self.disconnects = 0
 
@@ -118,11 +120,12 @@ class Messaging:
             await provision(self, self.settings)
 
     async def close(self) -> None:
-        if self._replay_watch is not None:
-            self._replay_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._replay_watch
-            self._replay_watch = None
+        for watch in (self._replay_watch, self._stream_watch):
+            if watch is not None:
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
+        self._replay_watch = self._stream_watch = None
         for consumer in self._consumers:
             await consumer.stop()
         if self._nc is not None and not self._nc.is_closed:
@@ -211,7 +214,47 @@ class Messaging:
             self._run_consumer(redrive, handler)
         if self._replay_watch is None and self.settings.replay_scan_s > 0:
             self._replay_watch = asyncio.create_task(self._watch_replays(), name="replay-watch")
+        if self._stream_watch is None and self.settings.stream_metrics_s > 0:
+            self._stream_watch = asyncio.create_task(self._watch_streams(), name="stream-watch")
         return consumer
+
+    async def _watch_streams(self) -> None:
+        """Every stream_metrics_s, the pipeline streams' and this service's durables' state
+        as the broker reports it, into /metrics (alerts: a stream near its limit, one without
+        a quorum, a durable falling behind)."""
+        while True:
+            try:
+                await self.read_stream_metrics()
+            except Exception as exc:
+                log.debug("stream metrics not read: %s", exc)
+            await asyncio.sleep(self.settings.stream_metrics_s)
+
+    async def read_stream_metrics(self) -> None:
+        for name in topology.PIPELINE_STREAMS:
+            info = await _api(self, f"$JS.API.STREAM.INFO.{name}", None)
+            if "error" in info:
+                continue
+            config, state = info.get("config", {}), info.get("state", {})
+            metrics.STREAM_MESSAGES.labels(name).set(int(state.get("messages", 0)))
+            metrics.STREAM_BYTES.labels(name).set(int(state.get("bytes", 0)))
+            metrics.STREAM_MAX_BYTES.labels(name).set(int(config.get("max_bytes", -1)))
+            metrics.STREAM_REPLICAS.labels(name).set(int(config.get("num_replicas", 1)))
+            group = info.get("cluster") or {}
+            followers = [r for r in group.get("replicas") or [] if r.get("current")]
+            current = len(followers) + (1 if group.get("leader") else 0)
+            # A single server reports itself as the leader; no cluster block: it answers.
+            metrics.STREAM_REPLICAS_CURRENT.labels(name).set(current if group else 1)
+        for spec, _handler in self._handlers.values():
+            for durable in filter(None, (spec, topology.redrive_of(spec))):
+                found = await _api(
+                    self, f"$JS.API.CONSUMER.INFO.{durable.stream}.{durable.durable}", None
+                )
+                if "error" in found:
+                    continue
+                label = durable.durable
+                metrics.CONSUMER_NOT_DELIVERED.labels(label).set(int(found.get("num_pending", 0)))
+                metrics.CONSUMER_ACK_PENDING.labels(label).set(int(found.get("num_ack_pending", 0)))
+                metrics.CONSUMER_REDELIVERED.labels(label).set(int(found.get("num_redelivered", 0)))
 
     def _run_consumer(
         self, spec: topology.ConsumerSpec, handler: Handler, until_seq: int | None = None
@@ -223,7 +266,8 @@ class Messaging:
 
     async def _watch_replays(self) -> None:
         """Every replay_scan_s, start a consumer for each new replay of a durable this service
-        handles, and stop those the server no longer has (deleted when done, or idle)."""
+        handles; stop one that is done (acked to its end: the server removes it once idle),
+        gone from the server, or replaced by another of the same name."""
         while True:
             await asyncio.sleep(self.settings.replay_scan_s)
             try:
@@ -231,20 +275,32 @@ class Messaging:
             except Exception as exc:
                 log.debug("replay scan failed: %s", exc)
                 continue
-            for name, (of, until_seq, subjects) in found.items():
-                if name in self._replays or of not in self._handlers:
+            for name, (replay, consumer) in list(self._replays.items()):
+                now = found.get(name)
+                if now is not None and now.created == replay.created and not now.done:
                     continue
-                spec, handler = self._handlers[of]
+                why = "gone" if now is None else "done" if now.done else "replaced"
+                log.info("replay %s is %s; stopping it", name, why)
+                if consumer is not None:
+                    await consumer.stop()
+                    self._consumers.remove(consumer)
+                if now is not None and now.created == replay.created:
+                    self._replays[name] = (now, None)  # done: remembered, not run again
+                else:
+                    del self._replays[name]
+            for name, replay in found.items():
+                if name in self._replays or replay.of not in self._handlers or replay.done:
+                    continue
+                spec, handler = self._handlers[replay.of]
                 replay_spec = dataclasses.replace(
-                    spec, durable=name, filter_subjects=subjects, handler_of=of
+                    spec, durable=name, filter_subjects=replay.subjects, handler_of=replay.of
                 )
-                log.info("replaying %s through the %s handler (up to seq %d)", name, of, until_seq)
-                self._replays[name] = self._run_consumer(replay_spec, handler, until_seq)
-            for name in [n for n in self._replays if n not in found]:
-                replay = self._replays.pop(name)
-                self._consumers.remove(replay)
-                log.info("replay %s is gone from the server; stopping it", name)
-                await replay.stop()
+                log.info(
+                    "replaying %s through the %s handler (up to seq %d)",
+                    name, replay.of, replay.to_seq,
+                )  # fmt: skip
+                consumer = self._run_consumer(replay_spec, handler, replay.to_seq)
+                self._replays[name] = (replay, consumer)
 
 
 @dataclass(frozen=True)
@@ -296,12 +352,21 @@ async def _api(requester: Requester, subject: str, body: dict[str, Any] | None) 
 STREAM_NAME_IN_USE = 10058
 
 
-async def replays_on_server(
-    requester: Requester, stream: str
-) -> dict[str, tuple[str, int, tuple[str, ...]]]:
-    """The replay consumers on `stream`: name → (the durable it replays, the last stream
-    sequence it replays, its filter subjects)."""
-    found: dict[str, tuple[str, int, tuple[str, ...]]] = {}
+@dataclass(frozen=True)
+class Replay:
+    """A replay consumer as the server lists it."""
+
+    of: str  # the durable whose handler runs it
+    to_seq: int  # the last stream sequence it covers
+    subjects: tuple[str, ...]
+    created: str  # tells a replay from a later one of the same name
+    done: bool  # acked up to its end: nothing left to handle
+
+
+async def replays_on_server(requester: Requester, stream: str) -> dict[str, Replay]:
+    """The replay consumers on `stream` by name. One without a readable last sequence is left
+    out (and logged): handling it unbounded would run later messages twice."""
+    found: dict[str, Replay] = {}
     offset = 0
     while True:
         page = await _api(requester, f"$JS.API.CONSUMER.LIST.{stream}", {"offset": offset})
@@ -314,9 +379,25 @@ async def replays_on_server(
             of = meta.get(topology.REPLAY_OF)
             if of is None:
                 continue
+            try:
+                until = int(meta[topology.REPLAY_TO_SEQ])
+            except (KeyError, ValueError):
+                log.warning(
+                    "consumer %s replays %s but has no %s: not run",
+                    info.get("name"), of, topology.REPLAY_TO_SEQ,
+                )  # fmt: skip
+                continue
             subjects = config.get("filter_subjects") or [config.get("filter_subject") or ">"]
-            until = int(meta.get(topology.REPLAY_TO_SEQ, "0") or 0)
-            found[info["name"]] = (of, until, tuple(subjects))
+            acked = int((info.get("ack_floor") or {}).get("stream_seq", 0))
+            pending = int(info.get("num_pending", 0))
+            in_flight = int(info.get("num_ack_pending", 0))
+            found[info["name"]] = Replay(
+                of=str(of),
+                to_seq=until,
+                subjects=tuple(subjects),
+                created=str(info.get("created", "")),
+                done=in_flight == 0 and (pending == 0 or acked >= until),
+            )
         offset += len(infos)
         if not infos or offset >= int(page.get("total", 0)):
             return found

@@ -47,6 +47,30 @@ EVENT_AGE_SECONDS = Histogram(
 REDELIVERIES = Counter(
     "altlas_redeliveries_total", "Messages handled again after an earlier delivery", ["consumer"]
 )
+# What the broker says, read by every service every stream_metrics_s (common/messaging.py):
+# each series is the same from every service, so alerts take the max over them.
+STREAM_MESSAGES = Gauge("altlas_stream_messages", "Messages a stream holds", ["stream"])
+STREAM_BYTES = Gauge("altlas_stream_bytes", "Bytes a stream holds", ["stream"])
+STREAM_MAX_BYTES = Gauge(
+    "altlas_stream_max_bytes", "A stream's max_bytes limit (-1: none)", ["stream"]
+)
+STREAM_REPLICAS = Gauge(
+    "altlas_stream_replicas", "Replicas a stream is configured with", ["stream"]
+)
+STREAM_REPLICAS_CURRENT = Gauge(
+    "altlas_stream_replicas_current",
+    "Replicas of a stream that are current: its leader (if it has one) and caught-up followers",
+    ["stream"],
+)
+CONSUMER_NOT_DELIVERED = Gauge(
+    "altlas_consumer_not_delivered", "Messages a durable has not delivered yet", ["consumer"]
+)
+CONSUMER_ACK_PENDING = Gauge(
+    "altlas_consumer_ack_pending", "Messages a durable delivered and not yet acked", ["consumer"]
+)
+CONSUMER_REDELIVERED = Gauge(
+    "altlas_consumer_redelivered", "Messages a durable delivered more than once", ["consumer"]
+)
 PUBLISHED = Counter("altlas_published_total", "Events published", ["subject"])
 DEAD_LETTERS = Counter("altlas_dead_letters_total", "Messages sent to a DLQ", ["consumer"])
 # One series per circuit breaker (values: resilience.STATE_VALUES). The owner binds it with

@@ -32,6 +32,8 @@ class ServiceSettings(BaseSettings):
     # How often the service looks for replay consumers of its durables (harness streams
     # replay); 0: never.
     replay_scan_s: float = Field(2.0, ge=0)
+    # How often the service reads its streams' and durables' state into /metrics; 0: never.
+    stream_metrics_s: float = Field(15.0, ge=0)
     # Replicas of the replicated streams: 1 on a single server, 3 in a cluster.
     nats_replicas: int = Field(1, ge=1, le=5)
     shutdown_grace_s: float = Field(10.0, ge=0)

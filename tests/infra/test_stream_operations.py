@@ -6,6 +6,7 @@ fix, and purge wants --yes."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -267,3 +268,77 @@ def test_dead_letter_records_parse() -> None:
         "archive", "archive-redrive", "ALTLAS_REDRIVE", 7,
     )  # fmt: skip
     assert jetstream._instant(letter.stored_at).microsecond == 123456
+
+
+async def test_the_broker_state_reaches_the_metrics(nats_url: str) -> None:
+    from prometheus_client import REGISTRY
+
+    release = asyncio.Event()
+
+    async def slow(envelope: dict[str, Any]) -> None:
+        await release.wait()
+
+    service = _service(nats_url, stream_metrics_s=0)  # read on demand below
+    await service.connect()
+    try:
+        # Stored before the consumer starts: its first fetch takes all three.
+        for n in range(3):
+            await service.js.publish(SUBJECT, encode(_event(n)), headers={"Nats-Msg-Id": f"m-{n}"})
+        service.consume(topology.GATEWAY_PROJECTION, slow)
+
+        def sample(name: str, **labels: str) -> float | None:
+            return REGISTRY.get_sample_value(name, labels)
+
+        async def _in_flight() -> bool:
+            await service.read_stream_metrics()
+            return sample("altlas_consumer_ack_pending", consumer="gateway-projection") == 3
+
+        await poll_until(_in_flight, 10, "three messages delivered and not acked")
+        assert sample("altlas_stream_messages", stream="ALTLAS") == 3
+        assert sample("altlas_stream_bytes", stream="ALTLAS") > 0  # type: ignore[operator]
+        assert sample("altlas_stream_max_bytes", stream="ALTLAS") == 536870912
+        assert sample("altlas_stream_replicas", stream="ALTLAS") == 1
+        assert sample("altlas_stream_replicas_current", stream="ALTLAS") == 1
+        assert sample("altlas_consumer_not_delivered", consumer="gateway-projection") == 0
+        release.set()
+
+        async def _acked() -> bool:
+            await service.read_stream_metrics()
+            return sample("altlas_consumer_ack_pending", consumer="gateway-projection") == 0
+
+        await poll_until(_acked, 10, "the three messages acked")
+    finally:
+        release.set()
+        await service.close()
+
+
+async def test_a_replay_without_its_end_is_not_run(nats_url: str) -> None:
+    """Unbounded, it would run every later message through the handler a second time."""
+    seen: list[str] = []
+
+    async def handler(envelope: dict[str, Any]) -> None:
+        seen.append(envelope["id"])
+
+    service = _service(nats_url)
+    await service.connect()
+    service.consume(topology.GATEWAY_PROJECTION, handler)
+    try:
+        await service.js.publish(SUBJECT, encode(_event(1)), headers={"Nats-Msg-Id": "ops-1"})
+        await poll_until(lambda: _count(seen, 1), 10, "the event handled once")
+        admin = jetstream.JetStreamAdmin(service._nc)  # type: ignore[arg-type]
+        config = {
+            "durable_name": "by-hand",
+            "ack_policy": "explicit",
+            "filter_subject": SUBJECT,
+            "metadata": {jetstream.REPLAY_OF: "gateway-projection"},
+        }
+        await admin.api(
+            "CONSUMER.CREATE.ALTLAS.by-hand", {"stream_name": "ALTLAS", "config": config}
+        )
+        # Nothing to wait for: the proof is that five scans (replay_scan_s 0.2) pass idle.
+        await asyncio.sleep(1.0)
+        info = await admin.consumer_info("ALTLAS", "by-hand")
+        assert info is not None and info["delivered"]["consumer_seq"] == 0, info
+        assert seen == ["ops-1"]
+    finally:
+        await service.close()

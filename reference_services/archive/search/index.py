@@ -113,10 +113,12 @@ class SearchIndex:
                         f"{self.names.read} has {len(layout.read)} indices and no write alias"
                     )
                 await self._add_aliases(next(iter(layout.read)))
-            # The indices that exist take the replica count this deployment asks for.
+            # The indices that exist, and those rollovers will make from the existing templates,
+            # take the replica count this deployment asks for.
             await self.client.indices.put_settings(
                 index=self.names.read, body={"index": {"number_of_replicas": self.replicas}}
             )
+            await self._template_replicas()
         except TransientError:
             raise
         except Exception as exc:
@@ -124,6 +126,23 @@ class SearchIndex:
                 return await self.prepare()  # another replica got there first
             raise TransientError(f"OpenSearch not ready: {exc}") from exc
         self._prepared = True
+
+    async def _template_replicas(self) -> None:
+        """Set number_of_replicas in each of our index templates (and nothing else in them:
+        a template of another design version keeps its mappings)."""
+        try:
+            found = await self.client.indices.get_index_template(name=f"{self.names.prefix}-v*")
+        except NotFoundError:
+            return
+        for entry in found.get("index_templates", []):
+            body = entry["index_template"]
+            settings = body.setdefault("template", {}).setdefault("settings", {})
+            index = settings.setdefault("index", {})
+            if str(index.get("number_of_replicas")) == str(self.replicas):
+                continue
+            index["number_of_replicas"] = self.replicas
+            settings.pop("number_of_replicas", None)
+            await self.client.indices.put_index_template(name=entry["name"], body=body)
 
     async def _add_aliases(self, index: str) -> None:
         await self.client.indices.update_aliases(
