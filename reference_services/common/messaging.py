@@ -66,6 +66,7 @@ class Messaging:
         self._replays: dict[str, tuple[Replay, Consumer | None]] = {}
         self._replay_watch: asyncio.Task[None] | None = None
         self._stream_watch: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
         # Times the connection was lost (whoever must notice a gap, e.g. a cache, compares).
         self.disconnects = 0
 
@@ -87,6 +88,8 @@ class Messaging:
         await self.close()
 
     async def connect(self) -> None:
+        self._closing.clear()
+
         async def _disconnected() -> None:
             self.disconnects += 1
             log.warning("disconnected from NATS")
@@ -120,11 +123,17 @@ class Messaging:
             await provision(self, self.settings)
 
     async def close(self) -> None:
-        for watch in (self._replay_watch, self._stream_watch):
-            if watch is not None:
-                watch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch
+        # The watch loops end on `_closing`, not only on cancellation: Python 3.11's wait_for
+        # (inside nats-py's request) can swallow a cancellation that races its reply, and a
+        # loop that lost its cancellation would keep close() waiting for ever.
+        self._closing.set()
+        watches = {w for w in (self._replay_watch, self._stream_watch) if w is not None}
+        for watch in watches:
+            watch.cancel()
+        if watches:
+            _done, stuck = await asyncio.wait(watches, timeout=DRAIN_TIMEOUT_S)
+            for watch in stuck:
+                log.warning("%s did not stop in %.0f s", watch.get_name(), DRAIN_TIMEOUT_S)
         self._replay_watch = self._stream_watch = None
         for consumer in self._consumers:
             await consumer.stop()
@@ -222,12 +231,12 @@ class Messaging:
         """Every stream_metrics_s, the pipeline streams' and this service's durables' state
         as the broker reports it, into /metrics (alerts: a stream near its limit, one without
         a quorum, a durable falling behind)."""
-        while True:
+        while not self._closing.is_set():
             try:
                 await self.read_stream_metrics()
             except Exception as exc:
                 log.debug("stream metrics not read: %s", exc)
-            await asyncio.sleep(self.settings.stream_metrics_s)
+            await self._pause(self.settings.stream_metrics_s)
 
     async def read_stream_metrics(self) -> None:
         for name in topology.PIPELINE_STREAMS:
@@ -264,12 +273,19 @@ class Messaging:
         consumer.start()
         return consumer
 
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the connection is closing."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+
     async def _watch_replays(self) -> None:
         """Every replay_scan_s, start a consumer for each new replay of a durable this service
         handles; stop one that is done (acked to its end: the server removes it once idle),
         gone from the server, or replaced by another of the same name."""
-        while True:
-            await asyncio.sleep(self.settings.replay_scan_s)
+        while not self._closing.is_set():
+            await self._pause(self.settings.replay_scan_s)
+            if self._closing.is_set():
+                return
             try:
                 found = await replays_on_server(self, topology.STREAM)
             except Exception as exc:

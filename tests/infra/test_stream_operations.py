@@ -342,3 +342,24 @@ async def test_a_replay_without_its_end_is_not_run(nats_url: str) -> None:
         assert seen == ["ops-1"]
     finally:
         await service.close()
+
+
+async def test_close_returns_when_a_watch_loop_loses_its_cancellation(nats_url: str) -> None:
+    """Python 3.11's wait_for (inside nats-py's request) can swallow a cancellation that races
+    its reply; a watch loop that lost its cancellation must not hold close() for ever."""
+    service = _service(nats_url, stream_metrics_s=0.01)
+    calls = 0
+
+    async def swallowing() -> None:
+        nonlocal calls
+        calls += 1
+        try:
+            await asyncio.sleep(1.0)  # where the loop spends its time: the cancel lands here
+        except asyncio.CancelledError:
+            pass  # what the race in wait_for amounts to: the cancellation is gone
+
+    service.read_stream_metrics = swallowing  # type: ignore[method-assign]
+    await service.connect()
+    service.consume(topology.GATEWAY_PROJECTION, lambda _e: asyncio.sleep(0))
+    await poll_until(lambda: _count(["x"] * calls, 1), 5, "the stream watch running")
+    await asyncio.wait_for(service.close(), timeout=5)
