@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from harness import schemas
-from harness.checkers.topology import diff_topology
+from harness.checkers.topology import REPLAY_OF, diff_topology
 from harness.errors import HarnessError
 from harness.instants import parse_instant
 from harness.probes import jetstream
@@ -291,8 +291,8 @@ def _consumer_row(info: dict[str, Any]) -> list[Any]:
     filters = config.get("filter_subjects") or [config.get("filter_subject") or ">"]
     meta = config.get("metadata") or {}
     kind = (
-        f"replay of {meta[jetstream.REPLAY_OF]}"
-        if jetstream.REPLAY_OF in meta
+        f"replay of {meta[REPLAY_OF]}"
+        if REPLAY_OF in meta
         else ("durable" if config.get("durable_name") else "ephemeral")
     )
     return [

@@ -13,9 +13,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Drift", "diff_topology", "expected_consumer", "expected_stream"]
+__all__ = [
+    "NS",
+    "REPLAY_OF",
+    "REPLAY_TO_SEQ",
+    "Drift",
+    "diff_topology",
+    "expected_consumer",
+    "expected_stream",
+]
 
+# A replay consumer's metadata: whose handler runs it, and the last stream sequence it covers
+# (harness.probes.jetstream writes them; the services read them).
 REPLAY_OF = "altlas_replay_of"
+REPLAY_TO_SEQ = "altlas_replay_to_seq"
 NS = 1_000_000_000
 
 

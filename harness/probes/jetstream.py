@@ -27,6 +27,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 
+from harness.checkers.topology import NS, REPLAY_OF, REPLAY_TO_SEQ
 from harness.errors import HarnessError
 from harness.infra.nats import servers
 
@@ -38,10 +39,7 @@ __all__ = [
     "covers",
 ]
 
-REPLAY_OF = "altlas_replay_of"
-REPLAY_TO_SEQ = "altlas_replay_to_seq"
 DLQ_STREAM = "ALTLAS_DLQ"
-NS = 1_000_000_000
 NO_MESSAGE = 10037  # $JS.API.STREAM.MSG.GET: no message found
 
 
@@ -151,13 +149,17 @@ class JetStreamAdmin:
     async def stream_names(self) -> list[str]:
         return sorted(await self._paged("STREAM.NAMES", "streams"))
 
-    async def stream_info(self, name: str) -> dict[str, Any] | None:
-        answer = await self.api(f"STREAM.INFO.{name}")
+    async def _info(self, subject: str, what: str) -> dict[str, Any] | None:
+        """An INFO answer; None when the server has no such thing (404)."""
+        answer = await self.api(subject)
         if "error" in answer:
             if answer["error"].get("code") == 404:
                 return None
-            raise HarnessError(f"stream {name}: {answer['error'].get('description')}")
+            raise HarnessError(f"{what}: {answer['error'].get('description')}")
         return answer
+
+    async def stream_info(self, name: str) -> dict[str, Any] | None:
+        return await self._info(f"STREAM.INFO.{name}", f"stream {name}")
 
     async def require_stream(self, name: str) -> dict[str, Any]:
         info = await self.stream_info(name)
@@ -171,12 +173,7 @@ class JetStreamAdmin:
         return sorted(infos, key=lambda i: str(i.get("name")))
 
     async def consumer_info(self, stream: str, name: str) -> dict[str, Any] | None:
-        answer = await self.api(f"CONSUMER.INFO.{stream}.{name}")
-        if "error" in answer:
-            if answer["error"].get("code") == 404:
-                return None
-            raise HarnessError(f"consumer {stream}/{name}: {answer['error'].get('description')}")
-        return answer
+        return await self._info(f"CONSUMER.INFO.{stream}.{name}", f"consumer {stream}/{name}")
 
     async def delete_consumer(self, stream: str, name: str) -> None:
         await self._ok(f"CONSUMER.DELETE.{stream}.{name}")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness import streamctl
-from harness.checkers.topology import diff_topology
+from harness.checkers.topology import REPLAY_OF, diff_topology
 from harness.errors import HarnessError
 from harness.infra.nats import NatsServer
 from harness.polling import poll_until
@@ -330,13 +330,13 @@ async def test_a_replay_without_its_end_is_not_run(nats_url: str) -> None:
             "durable_name": "by-hand",
             "ack_policy": "explicit",
             "filter_subject": SUBJECT,
-            "metadata": {jetstream.REPLAY_OF: "gateway-projection"},
+            "metadata": {REPLAY_OF: "gateway-projection"},
         }
         await admin.api(
             "CONSUMER.CREATE.ALTLAS.by-hand", {"stream_name": "ALTLAS", "config": config}
         )
         # Nothing to wait for: the proof is that five scans (replay_scan_s 0.2) pass idle.
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # sleep-ok: proving nothing happens over five scans
         info = await admin.consumer_info("ALTLAS", "by-hand")
         assert info is not None and info["delivered"]["consumer_seq"] == 0, info
         assert seen == ["ops-1"]
@@ -354,7 +354,7 @@ async def test_close_returns_when_a_watch_loop_loses_its_cancellation(nats_url: 
         nonlocal calls
         calls += 1
         try:
-            await asyncio.sleep(1.0)  # where the loop spends its time: the cancel lands here
+            await asyncio.sleep(1.0)  # sleep-ok: where the loop spends its time, the cancel lands
         except asyncio.CancelledError:
             pass  # what the race in wait_for amounts to: the cancellation is gone
 
