@@ -22,13 +22,14 @@ from harness.checkers.verdict import Verdict
 from harness.errors import HarnessError
 from harness.faults import cluster, network
 from harness.faults.targets import for_target
+from harness.infra.nats import NatsAccess
 from harness.nemesis import DEPENDENCIES, SERVICES, FaultWindow, schedule
 from harness.nemesis import run as run_nemesis
 from harness.probes.streams import broker_report
 from harness.report.campaign import write_html
 from harness.settings import HarnessSettings
 from harness.stack import local
-from harness.stack.state import load_state
+from harness.stack.state import load_state, nats_access
 from harness.workload.pipeline import Workload, WorkloadConfig
 
 
@@ -117,7 +118,8 @@ async def run_campaign(
         await workload.finish()
         recovery = time.monotonic() - healed_at
         await workload.aclose()
-        broker, broker_json = await _broker(state.endpoints.get("nats"), began, progress)
+        access = nats_access(state) if state.endpoints.get("nats") else None
+        broker, broker_json = await _broker(access, began, progress)
     finally:
         if started_here:
             await local.down(settings, load_state(settings), progress)
@@ -146,16 +148,16 @@ async def run_campaign(
 
 
 async def _broker(
-    url: str | None, since: datetime, progress: Callable[[str], None]
+    access: NatsAccess | None, since: datetime, progress: Callable[[str], None]
 ) -> tuple[BrokerReport | None, dict[str, Any]]:
     """The broker-level checks over what the streams stored since the campaign began; their
     anomalies join the verdict. A deployment whose NATS the harness cannot reach is reported as
     not checked (the verdict then says nothing about the broker), never as clean."""
-    if url is None:
+    if access is None:
         progress("broker checks: no nats endpoint in the stack state: not checked")
         return None, {"checked": False, "why": "no nats endpoint"}
     try:
-        report = await broker_report(url, since)
+        report = await broker_report(access, since)
     except Exception as exc:
         progress(f"broker checks: could not read the streams ({exc}): not checked")
         return None, {"checked": False, "why": f"{type(exc).__name__}: {exc}"}

@@ -211,10 +211,11 @@ async def _bench_nats(settings: HarnessSettings, args: argparse.Namespace) -> in
     sizes: dict[str, int] = {}
     source = "the Pact message examples (contracts/pacts)"
     if settings.state_file.exists() or settings.nats_url:
-        url = settings.nats_url or load_state(settings).endpoints.get("nats")
-        if url:
-            sizes = await bn.stream_sizes(url)
-            source = f"the running stack's events stream ({url.split(',')[0]})"
+        from harness.streamctl import nats_of
+
+        access = nats_of(settings)
+        sizes = await bn.stream_sizes(access)
+        source = f"the running stack's events stream ({access.url.split(',')[0]})"
     if not sizes:
         sizes = bn.pact_sizes()
         source = "the Pact message examples (contracts/pacts)"
@@ -675,6 +676,11 @@ def main(argv: list[str] | None = None) -> int:
     use.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # asyncio warns on every TLS connection a NATS server closes (nats-py returns true from
+    # eof_received, which TLS ignores): noise, not a fault.
+    logging.getLogger("asyncio").addFilter(
+        lambda r: "eof_received() has no effect when using ssl" not in r.getMessage()
+    )
     try:
         if args.cmd == "up":
             if args.nats_cluster != settings.nats_cluster:

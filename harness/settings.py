@@ -26,6 +26,10 @@ class HarnessSettings(BaseSettings):
     runner_url: str | None = None
     archive_url: str | None = None
     nats_url: str | None = None
+    # How the harness logs in to that NATS (user:password; an operator of the ALTLAS account)
+    # and the CA file of its TLS certificate (tls:// URLs).
+    nats_credentials: str | None = None
+    nats_ca: str | None = None
     postgres_url: str | None = None
     # An existing OpenSearch for the local stack (or the external deployment's).
     opensearch_url: str | None = None
@@ -49,6 +53,10 @@ class HarnessSettings(BaseSettings):
     # NATS servers in the local stack: 1, or an odd number ≥ 3 forming a JetStream cluster with
     # every pipeline stream replicated on each (`harness up --nats-cluster 3`).
     nats_cluster: int = Field(1, ge=1, le=7)
+    # The local stack's NATS with TLS (a CA of the harness's own) on client and route
+    # connections and one user per service allowed only its subjects (docs/messaging.md);
+    # false: plain text and no accounts, as before.
+    nats_secure: bool = True
     log_level: str = "INFO"
     # Start the local stack's services in test mode (ALTLAS_TEST_MODE): they mount test-only
     # endpoints, such as the provider-state hook that contract verification needs.

@@ -17,10 +17,11 @@ from typing import Any
 from harness import schemas
 from harness.checkers.topology import REPLAY_OF, diff_topology
 from harness.errors import HarnessError
+from harness.infra.nats import NatsAccess
 from harness.instants import parse_instant
 from harness.probes import jetstream
 from harness.settings import HarnessSettings
-from harness.stack.state import load_state
+from harness.stack.state import load_state, nats_access
 
 __all__ = ["add_parsers", "run"]
 
@@ -98,8 +99,7 @@ def add_parsers(sub: Any) -> None:
 async def run(settings: HarnessSettings, args: argparse.Namespace) -> int:
     if args.streams == "audit":
         return await _audit(settings, args)
-    url = _nats_url(settings)
-    async with jetstream.connect(url) as admin:
+    async with jetstream.connect(nats_of(settings)) as admin:
         commands = {
             "check": _check,
             "ls": _ls,
@@ -113,13 +113,12 @@ async def run(settings: HarnessSettings, args: argparse.Namespace) -> int:
         return await commands[args.streams](admin, settings, args)
 
 
-def _nats_url(settings: HarnessSettings) -> str:
+def nats_of(settings: HarnessSettings) -> NatsAccess:
+    """HARNESS_NATS_URL (with HARNESS_NATS_CREDENTIALS and HARNESS_NATS_CA), else the stack's."""
     if settings.nats_url:
-        return settings.nats_url
-    url = load_state(settings).endpoints.get("nats")
-    if url is None:
-        raise HarnessError("the stack state names no nats endpoint (set HARNESS_NATS_URL)")
-    return url
+        user, _, password = (settings.nats_credentials or "").partition(":")
+        return NatsAccess(settings.nats_url, user or None, password or None, settings.nats_ca)
+    return nats_access(load_state(settings))
 
 
 def _print(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> None:
@@ -161,7 +160,7 @@ async def _audit(settings: HarnessSettings, args: argparse.Namespace) -> int:
         if args.minutes <= 0:
             raise HarnessError(f"--minutes must be positive, not {args.minutes}")
         since = datetime.now(UTC) - timedelta(minutes=args.minutes)
-    report = await broker_report(_nats_url(settings), since)
+    report = await broker_report(nats_of(settings), since)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -482,23 +481,29 @@ async def _replay(
     )
     print(
         f"replaying {args.subject} up to seq {to_seq} through {handler['durable']}'s handler"
-        f" as {args.to_consumer}…",
+        f" (read as {args.to_consumer}, sent to altlas.redrive.{handler['durable']})…",
         file=sys.stderr,
     )
-    last = [-1]
+    last: list[tuple[int, int]] = [(-1, -1)]
 
     def _progress(p: jetstream.ReplayProgress) -> None:
-        if p.delivered != last[0]:
-            last[0] = p.delivered
+        if (p.sent, p.handler_pending) != last[0]:
+            last[0] = (p.sent, p.handler_pending)
             print(
-                f"  delivered {p.delivered}, acked to seq {p.acked_to}, {p.pending} to go",
+                f"  read to seq {p.read_to} of {p.to_seq}, sent {p.sent},"
+                f" {p.handler_pending} waiting for the handler",
                 file=sys.stderr,
             )
 
     started = datetime.now(UTC)
     try:
-        state = await admin.wait_replay(
-            EVENTS, args.to_consumer, to_seq, timeout_s=args.timeout, progress=_progress
+        state = await admin.run_replay(
+            EVENTS,
+            args.to_consumer,
+            to_seq,
+            handler=handler["durable"],
+            timeout_s=args.timeout,
+            progress=_progress,
         )
     finally:
         if not args.keep:
@@ -507,14 +512,14 @@ async def _replay(
     letters = [
         d
         for d in await admin.dead_letters(started, handler["durable"])
-        if d.via == args.to_consumer
+        if d.via == f"{handler['durable']}-redrive"
     ]
     result = {
         "consumer": args.to_consumer,
         "handler": handler["durable"],
         "subject": args.subject,
         "to_seq": to_seq,
-        "delivered": state.delivered,
+        "delivered": state.sent,
         "seconds": round(seconds, 2),
         "dead_lettered": len(letters),
     }
@@ -522,7 +527,7 @@ async def _replay(
         print(json.dumps(result, indent=2))
     else:
         print(
-            f"replayed {state.delivered} messages of {args.subject} through"
+            f"replayed {state.sent} messages of {args.subject} through"
             f" {handler['durable']}'s handler in {seconds:.1f} s;"
             f" {len(letters)} dead-lettered"
         )

@@ -9,18 +9,18 @@ for the run and deleted after it.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
 from typing import Any
 
-import nats
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
+from harness.bench.hop import hop_env
 from harness.bench.pipeline import BenchError
-from harness.infra.nats import servers
-from harness.stack.state import StackState
+from harness.stack.state import StackState, nats_access
 
 DUPLICATE_WINDOW_S = 600.0  # as the ALTLAS stream
 BATCH = 16  # as the services' consumer_batch
@@ -29,10 +29,10 @@ BATCH = 16  # as the services' consumer_batch
 async def ceiling(
     state: StackState, n: int, concurrency: int, sizes: tuple[int, int, int, int]
 ) -> dict[str, Any]:
-    url = state.endpoints["nats"]
+    access = nats_access(state)
     run = uuid.uuid4().hex[:8]
     stream, prefix = f"BENCH_{run}", f"bench.{run}"
-    nc = await nats.connect(servers(url))
+    nc = await access.connect()
     js = nc.jetstream()
     await js.add_stream(
         StreamConfig(
@@ -60,13 +60,15 @@ async def ceiling(
                 sys.executable,
                 "-m",
                 "harness.bench.hop",
-                url,
+                access.url,
                 stream,
                 f"hop{k}",
                 f"{prefix}.s{k + 1}",
                 str(sizes[k + 1]),
                 str(BATCH),
                 stdout=asyncio.subprocess.PIPE,
+                # The login and CA by environment, not on a command line anyone can read.
+                env={**os.environ, **hop_env(access)},
             )
             procs.append(proc)
         for proc in procs:

@@ -9,6 +9,7 @@ empty handler.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 
@@ -16,11 +17,23 @@ import nats
 import nats.errors
 from nats.aio.msg import Msg
 
-from harness.infra.nats import servers
+from harness.infra.nats import NatsAccess
+
+
+def hop_env(access: NatsAccess) -> dict[str, str]:
+    """The environment a hop process reads its login and CA from."""
+    env = {"HOP_NATS_USER": access.user or "", "HOP_NATS_PASSWORD": access.password or ""}
+    return env | ({"HOP_NATS_CA": access.ca} if access.ca else {})
 
 
 async def hop(url: str, stream: str, durable: str, out: str, size: int, batch: int) -> None:
-    nc = await nats.connect(servers(url))
+    access = NatsAccess(
+        url,
+        os.environ.get("HOP_NATS_USER") or None,
+        os.environ.get("HOP_NATS_PASSWORD") or None,
+        os.environ.get("HOP_NATS_CA") or None,
+    )
+    nc = await access.connect()
     js = nc.jetstream()
     sub = await js.pull_subscribe_bind(durable, stream=stream)
     payload = b"x" * size

@@ -29,7 +29,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from harness.bench._stats import summary_ms
 from harness.errors import HarnessError
-from harness.infra.nats import NatsCluster, NatsServer
+from harness.infra.nats import NatsAccess, NatsCluster, NatsServer
 
 REPO = Path(__file__).resolve().parents[2]
 PACTS = REPO / "contracts" / "pacts"
@@ -71,12 +71,11 @@ def pact_sizes() -> dict[str, int]:
     return {kind: round(statistics.mean(v)) for kind, v in sorted(sizes.items())}
 
 
-async def stream_sizes(url: str) -> dict[str, int]:
+async def stream_sizes(access: NatsAccess) -> dict[str, int]:
     """Mean stored bytes per subject of a running stack's events stream (empty: nothing)."""
-    from harness.infra.nats import servers
     from harness.probes.streams import read_stream
 
-    nc = await nats.connect(servers(url), connect_timeout=3, max_reconnect_attempts=1)
+    nc = await access.connect(connect_timeout=3, max_reconnect_attempts=1)
     try:
         stored = await read_stream(nc.jetstream(), "ALTLAS")
     finally:

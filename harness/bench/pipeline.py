@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import nats
 from nats.aio.msg import Msg
 
 from harness.bench._stats import summary_ms
 from harness.errors import HarnessError
-from harness.infra.nats import servers
-from harness.stack.state import StackState
+from harness.stack.state import StackState, nats_access
 
 API = "/api/v1"
 ARCHIVED_SUBJECT = "altlas.atlas.created"
@@ -146,7 +144,7 @@ class Submitter:
 
 async def _tracked(state: StackState) -> tuple[Any, Tracker]:
     tracker = Tracker()
-    nc = await nats.connect(servers(state.endpoints["nats"]), connect_timeout=5)
+    nc = await nats_access(state).connect(connect_timeout=5)
     await nc.subscribe(ARCHIVED_SUBJECT, cb=tracker.on_archived)
     return nc, tracker
 

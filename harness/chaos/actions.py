@@ -14,15 +14,12 @@ import secrets
 import time
 from typing import Any
 
-import nats
-
 from harness.chaos._runtime import run, run_dir, settings
 from harness.checkers.pipeline import check
 from harness.faults import container, network
 from harness.faults.targets import TargetFaults, for_target
-from harness.infra.nats import servers
 from harness.settings import HarnessSettings
-from harness.stack.state import load_state
+from harness.stack.state import load_state, nats_access
 from harness.workload.pipeline import Workload, WorkloadConfig
 
 __all__ = [
@@ -152,11 +149,11 @@ def unlimit_resources(name: str) -> str:
 
 def publish_poison(subject: str = "altlas.command.submitted") -> str:
     """Publish a message that is not a valid event straight to JetStream."""
-    url = load_state(settings()).endpoints["nats"]
+    access = nats_access(load_state(settings()))
     marker = "poison-" + secrets.token_hex(4)
 
     async def _publish() -> None:
-        nc = await nats.connect(servers(url))
+        nc = await access.connect()
         try:
             await nc.jetstream().publish(
                 subject, f"{{not an event {marker}".encode(), headers={"Nats-Msg-Id": marker}

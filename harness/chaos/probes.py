@@ -7,16 +7,14 @@ import time
 from typing import Any
 
 import httpx
-import nats
 from chaoslib.exceptions import ActivityFailed
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from harness.chaos._runtime import run, settings, workload_verdict
 from harness.clients.gateway import API, GatewayClient
-from harness.infra.nats import servers
 from harness.polling import poll_until
 from harness.stack.health import check_stack
-from harness.stack.state import load_state
+from harness.stack.state import load_state, nats_access
 
 __all__ = [
     "circuit_state_is",
@@ -118,10 +116,10 @@ def circuit_state_is(state: str, name: str = "archive", timeout_s: float = 30) -
 
 def dlq_depth(consumer: str = "segmentation") -> int:
     """How many messages `altlas.dlq.<consumer>` holds."""
-    url = load_state(settings()).endpoints["nats"]
+    access = nats_access(load_state(settings()))
 
     async def _depth() -> int:
-        nc = await nats.connect(servers(url))
+        nc = await access.connect()
         try:
             js = nc.jetstream()
             sub = await js.pull_subscribe(

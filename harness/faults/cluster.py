@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 
-import nats
-
 from harness.errors import HarnessError
 from harness.faults import network
-from harness.infra.nats import servers
 from harness.settings import HarnessSettings
-from harness.stack.state import StackState, load_state
+from harness.stack.state import StackState, load_state, nats_access
 
 EVENTS = "ALTLAS"
 
@@ -52,11 +49,9 @@ async def heal_node(settings: HarnessSettings, node: str) -> None:
 
 async def stream_leader(settings: HarnessSettings, stream: str = EVENTS) -> str:
     """The node that leads `stream` now."""
-    state = load_state(settings)
-    url = state.endpoints.get("nats")
-    if url is None:
-        raise HarnessError("the stack state names no nats endpoint")
-    nc = await nats.connect(servers(url), connect_timeout=3, max_reconnect_attempts=1)
+    nc = await nats_access(load_state(settings)).connect(
+        connect_timeout=3, max_reconnect_attempts=1
+    )
     try:
         reply = await nc.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=5)
     finally:

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import ssl
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import nats
+from nats.aio.client import Client
 
 from harness.errors import HarnessError
 from harness.infra._process import ManagedProcess, ProcessRecord, free_port
+from harness.infra.tls import TlsFiles
 
 
 def nats_binary() -> str:
@@ -38,6 +45,48 @@ def servers(url: str) -> list[str]:
     if not found:
         raise HarnessError(f"no NATS server URL in {url!r}")
     return found
+
+
+@dataclass(frozen=True)
+class NatsSecurity:
+    """TLS on client and route connections, and the accounts (harness/infra/nats_auth.py)."""
+
+    tls: TlsFiles
+    accounts: str  # the `accounts { … }` and `system_account` config
+
+    def tls_block(self, *, verify: bool) -> str:
+        return (
+            f'tls {{\n    cert_file: "{self.tls.cert}"\n    key_file: "{self.tls.key}"\n'
+            f'    ca_file: "{self.tls.ca}"\n    verify: {str(verify).lower()}\n    timeout: 3\n  }}'
+        )
+
+
+@dataclass(frozen=True)
+class NatsAccess:
+    """How a harness client reaches a deployment's NATS: its URL (one server, or a cluster's
+    comma-separated), the user it logs in as, and the CA file of the server's TLS certificate
+    (tls:// URLs; without one, the system's CAs). Printed, it shows no password."""
+
+    url: str
+    user: str | None = None
+    password: str | None = None
+    ca: str | None = None
+
+    def __str__(self) -> str:
+        return self.url + (f" (as {self.user})" if self.user else "")
+
+    def options(self) -> dict[str, Any]:
+        urls = servers(self.url)
+        options: dict[str, Any] = {"servers": urls}
+        if self.user:
+            options["user"] = self.user
+            options["password"] = self.password or ""
+        if any(urlsplit(u).scheme == "tls" for u in urls):
+            options["tls"] = ssl.create_default_context(cafile=self.ca)
+        return options
+
+    async def connect(self, **kwargs: Any) -> Client:
+        return await nats.connect(**self.options(), **kwargs)
 
 
 # Implicit routes (learned by gossip) would reach a node's route port directly and bypass the
@@ -62,8 +111,10 @@ class NatsServer:
         name: str = "nats",
         server_name: str = "altlas-nats",
         route_port: int | None = None,
+        security: NatsSecurity | None = None,
     ) -> None:
         self.store_dir = store_dir
+        self.security = security
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.sync_interval = sync_interval
@@ -77,8 +128,12 @@ class NatsServer:
         self._conf = conf
 
     @property
+    def scheme(self) -> str:
+        return "tls" if self.security is not None else "nats"
+
+    @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def monitor_url(self) -> str:
@@ -99,12 +154,20 @@ jetstream {{
   max_memory_store: 256MB
   max_file_store: 4GB
 }}
-{self._cluster_block()}"""
+{self._security_block()}{self._cluster_block()}"""
         )
+
+    def _security_block(self) -> str:
+        if self.security is None:
+            return ""
+        # Clients must use TLS and log in (no anonymous user); they need not show a certificate.
+        return f"{self.security.tls_block(verify=False)}\n{self.security.accounts}\n"
 
     def _cluster_block(self) -> str:
         if self.route_port is None:
             return ""
+        # Routes are mutual TLS: a node proves itself with the CA's certificate.
+        tls = f"  {self.security.tls_block(verify=True)}\n" if self.security is not None else ""
         routes = "\n".join(f"    nats-route://{r}" for r in self.routes)
         return f"""cluster {{
   name: altlas
@@ -114,7 +177,7 @@ jetstream {{
   routes: [
 {routes}
   ]
-}}
+{tls}}}
 """
 
     async def start(self, timeout_s: float = 30.0) -> None:
@@ -170,6 +233,7 @@ class NatsCluster:
         *,
         sync_interval: str = "always",
         link: Callable[[str, str], str] = lambda _name, upstream: upstream,
+        security: NatsSecurity | None = None,
     ) -> None:
         if size < 3 or size % 2 == 0:
             raise HarnessError(f"a JetStream cluster needs an odd number of nodes ≥ 3, not {size}")
@@ -181,6 +245,7 @@ class NatsCluster:
                 name=f"nats-{i}",
                 server_name=f"nats-{i}",
                 route_port=free_port(),
+                security=security,
             )
             for i in range(1, size + 1)
         ]

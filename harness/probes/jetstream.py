@@ -5,17 +5,19 @@ against the declaration, purge, replay of stored messages through a service's ha
 redrive of dead letters. Nothing here imports the services: names and limits come from the
 declared topology (harness.schemas.topology) and the server's answers.
 
-Replay: a durable consumer on the events stream whose metadata names the durable it replays
-(`altlas_replay_of`) and the last stream sequence it covers (`altlas_replay_to_seq`); every
-service that runs that durable's handler finds it within a few seconds and runs its stored
-messages through the handler (idempotent: the effects are not duplicated), acking later ones
-untouched. Redrive: a dead letter's original event published to `altlas.redrive.<consumer>`,
+Replay: the harness reads the stored messages through a durable of its own on the events stream
+(its metadata names the durable whose handler runs them, `altlas_replay_of`, and the last stream
+sequence covered, `altlas_replay_to_seq`) and republishes each to `altlas.redrive.<durable>`,
+deduplicated by `replay-<name>-<seq>`; that durable's service handles them on its redrive
+consumer (idempotent: the effects are not duplicated). So a service needs rights on its own
+durables only. Redrive: a dead letter's original event published to `altlas.redrive.<consumer>`,
 which only that consumer's redrive durable reads, then removed from the dead-letter stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,7 +31,7 @@ from nats.aio.client import Client
 
 from harness.checkers.topology import NS, REPLAY_OF, REPLAY_TO_SEQ
 from harness.errors import HarnessError
-from harness.infra.nats import servers
+from harness.infra.nats import NatsAccess
 
 __all__ = [
     "DeadLetterRecord",
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 DLQ_STREAM = "ALTLAS_DLQ"
+REDRIVE_STREAM = "ALTLAS_REDRIVE"
 NO_MESSAGE = 10037  # $JS.API.STREAM.MSG.GET: no message found
 
 
@@ -91,15 +94,14 @@ class DeadLetterRecord:
 class ReplayProgress:
     consumer: str
     to_seq: int
-    acked_to: int  # the consumer's ack floor (stream sequence)
-    delivered: int  # messages delivered so far (consumer sequence)
-    pending: int
-    ack_pending: int
-    waiting: int  # pull requests waiting: services bound to it
+    read_to: int  # the last stream sequence read and sent on (or skipped)
+    sent: int  # messages republished to the handler's redrive subject
+    handler_pending: int  # sent, not yet handled (not delivered or not acked)
+    read_all: bool
 
     @property
     def done(self) -> bool:
-        return self.ack_pending == 0 and (self.pending == 0 or self.acked_to >= self.to_seq)
+        return self.read_all and self.handler_pending == 0
 
 
 def _instant(value: str) -> datetime:
@@ -223,11 +225,16 @@ class JetStreamAdmin:
     async def delete_message(self, stream: str, seq: int) -> None:
         await self._ok(f"STREAM.MSG.DELETE.{stream}", {"seq": seq})
 
-    async def publish(self, subject: str, data: bytes, msg_id: str) -> dict[str, Any]:
+    async def publish(
+        self, subject: str, data: bytes, msg_id: str, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """A JetStream publish with its deduplication id; the server's ack."""
         try:
             reply = await self.nc.request(
-                subject, data, timeout=self.timeout_s, headers={"Nats-Msg-Id": msg_id}
+                subject,
+                data,
+                timeout=self.timeout_s,
+                headers={**(headers or {}), "Nats-Msg-Id": msg_id},
             )
         except Exception as exc:
             raise HarnessError(f"publish to {subject} not acknowledged: {exc}") from exc
@@ -249,9 +256,19 @@ class JetStreamAdmin:
         ack_wait_s: float,
         inactive_s: float = 600.0,
     ) -> int:
-        """Create the replay consumer; the last stream sequence it covers."""
-        if await self.consumer_info(stream, name) is not None:
-            raise HarnessError(f"a consumer named {name!r} already exists on {stream}")
+        """Create the replay consumer; the last stream sequence it covers. One of the same
+        name left by an interrupted replay of the same handler and subject is taken up again
+        (it goes on where it stopped, to its own last sequence)."""
+        found = await self.consumer_info(stream, name)
+        if found is not None:
+            found_config = found.get("config", {})
+            meta = found_config.get("metadata") or {}
+            if meta.get(REPLAY_OF) == of and found_config.get("filter_subject") == subject:
+                return int(meta.get(REPLAY_TO_SEQ, 0))
+            raise HarnessError(
+                f"a consumer named {name!r} already exists on {stream} and is not a replay of"
+                f" {subject} through {of}'s handler: pick a new name"
+            )
         info = await self.require_stream(stream)
         to_seq = int(info.get("state", {}).get("last_seq", 0))
         config: dict[str, Any] = {
@@ -276,53 +293,99 @@ class JetStreamAdmin:
         )
         return to_seq
 
-    async def replay_progress(self, stream: str, name: str, to_seq: int) -> ReplayProgress:
-        info = await self.consumer_info(stream, name)
+    async def _handler_pending(self, durable: str) -> tuple[int, int, int]:
+        """(not delivered + not acked, delivered so far, pull requests waiting) of the
+        redrive durable that runs `durable`'s handler."""
+        info = await self.consumer_info(REDRIVE_STREAM, f"{durable}-redrive")
         if info is None:
-            raise HarnessError(f"the replay consumer {stream}/{name} is gone")
-        return ReplayProgress(
-            consumer=name,
-            to_seq=to_seq,
-            acked_to=int(info.get("ack_floor", {}).get("stream_seq", 0)),
-            delivered=int(info.get("delivered", {}).get("consumer_seq", 0)),
-            pending=int(info.get("num_pending", 0)),
-            ack_pending=int(info.get("num_ack_pending", 0)),
-            waiting=int(info.get("num_waiting", 0)),
-        )
+            raise HarnessError(
+                f"{REDRIVE_STREAM} has no durable {durable}-redrive: the service that runs"
+                f" {durable}'s handler creates it when it starts; is it running?"
+            )
+        pending = int(info.get("num_pending", 0)) + int(info.get("num_ack_pending", 0))
+        delivered = int(info.get("delivered", {}).get("consumer_seq", 0))
+        return pending, delivered, int(info.get("num_waiting", 0))
 
-    async def wait_replay(
+    async def run_replay(
         self,
         stream: str,
         name: str,
         to_seq: int,
         *,
+        handler: str,
         timeout_s: float,
         pickup_s: float = 30.0,
         progress: Callable[[ReplayProgress], None] = lambda _p: None,
-        every_s: float = 1.0,
+        batch: int = 100,
     ) -> ReplayProgress:
-        """Poll until the replay is handled; an error if no service takes it up in `pickup_s`
-        or it is not done in `timeout_s`."""
+        """Read the replay consumer `name` up to `to_seq`, republish each message to the
+        handler's redrive subject, then wait until the handler has handled them all. An error
+        if the handler's service does not take them up in `pickup_s`, or the whole is not done
+        in `timeout_s`; run again with the same name, it goes on where it stopped."""
         started = time.monotonic()
+        await self._handler_pending(handler)  # its service is there before anything is sent
+        subject = f"altlas.redrive.{handler}"
+        sent, read_to, read_all = 0, 0, False
+        sub = await self.nc.jetstream(timeout=self.timeout_s).pull_subscribe_bind(
+            name, stream=stream
+        )
+        try:
+            while not read_all:
+                if time.monotonic() - started > timeout_s:
+                    raise HarnessError(
+                        f"the replay {name} was not read in {timeout_s:.0f} s: up to seq"
+                        f" {read_to} of {to_seq}, {sent} sent"
+                    )
+                try:
+                    msgs = await sub.fetch(batch, timeout=1.0)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    msgs = []
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    if seq <= to_seq:
+                        headers = {
+                            k: v for k, v in (msg.headers or {}).items() if k == "traceparent"
+                        }
+                        await self.publish(
+                            subject,
+                            msg.data,
+                            f"replay-{name}-{seq}",
+                            {**headers, "Altlas-Replay-Of-Seq": str(seq)},
+                        )
+                        sent += 1
+                    await msg.ack_sync()
+                    read_to = max(read_to, seq)
+                info = await self.consumer_info(stream, name)
+                if info is None:
+                    raise HarnessError(f"the replay consumer {stream}/{name} is gone")
+                left = int(info.get("num_pending", 0)) + int(info.get("num_ack_pending", 0))
+                read_all = read_to >= to_seq or (not msgs and left == 0)
+                pending, _, _ = await self._handler_pending(handler)
+                progress(ReplayProgress(name, to_seq, read_to, sent, pending, read_all))
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        last_delivered, moved_at = -1, time.monotonic()
         while True:
-            state = await self.replay_progress(stream, name, to_seq)
+            pending, delivered, waiting = await self._handler_pending(handler)
+            state = ReplayProgress(name, to_seq, read_to, sent, pending, read_all)
             progress(state)
             if state.done:
                 return state
-            elapsed = time.monotonic() - started
-            if state.delivered == 0 and state.waiting == 0 and elapsed > pickup_s:
+            now = time.monotonic()
+            if delivered != last_delivered:
+                last_delivered, moved_at = delivered, now
+            elif waiting == 0 and now - moved_at > pickup_s:
                 raise HarnessError(
-                    f"no service took up the replay {name} in {pickup_s:.0f} s: is the"
-                    f" service that runs its handler up, and does it scan for replays"
-                    f" (ALTLAS_REPLAY_SCAN_S)?"
+                    f"{handler}'s service has not taken up the replayed messages in"
+                    f" {pickup_s:.0f} s ({pending} waiting on {subject}): is it running?"
                 )
-            if elapsed > timeout_s:
+            if now - started > timeout_s:
                 raise HarnessError(
-                    f"the replay {name} was not done in {timeout_s:.0f} s: acked up to"
-                    f" {state.acked_to} of {to_seq}, {state.pending} pending,"
-                    f" {state.ack_pending} in flight"
+                    f"the replay {name} was not handled in {timeout_s:.0f} s:"
+                    f" {pending} of {sent} still waiting for {handler}'s handler"
                 )
-            await asyncio.sleep(every_s)
+            await asyncio.sleep(0.5)  # sleep-ok: polling the broker's count between reads
 
 
 def _dead_letter(message: dict[str, Any]) -> DeadLetterRecord:
@@ -351,11 +414,11 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetterRecord:
 
 
 @asynccontextmanager
-async def connect(url: str) -> AsyncIterator[JetStreamAdmin]:
+async def connect(access: NatsAccess) -> AsyncIterator[JetStreamAdmin]:
     try:
-        nc = await nats.connect(servers(url), connect_timeout=5, max_reconnect_attempts=2)
+        nc = await access.connect(connect_timeout=5, max_reconnect_attempts=2)
     except Exception as exc:
-        raise HarnessError(f"cannot reach NATS at {url}: {type(exc).__name__}: {exc}") from exc
+        raise HarnessError(f"cannot reach NATS at {access}: {type(exc).__name__}: {exc}") from exc
     try:
         yield JetStreamAdmin(nc)
     finally:

@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import nats
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
@@ -21,7 +20,7 @@ from nats.js.errors import NotFoundError
 from harness import schemas
 from harness.checkers.broker import BrokerReport, DeadLetter, Stored, check_broker
 from harness.errors import HarnessError
-from harness.infra.nats import servers
+from harness.infra.nats import NatsAccess
 
 __all__ = ["DEAD_LETTERS", "EVENTS", "broker_report", "read_stream"]
 
@@ -89,12 +88,12 @@ def _dead_letters(messages: list[Stored]) -> list[DeadLetter]:
 
 
 async def broker_report(
-    url: str,
+    access: NatsAccess,
     since: datetime | None = None,
     validate: Callable[[str, object], list[str]] = schemas.errors,
 ) -> BrokerReport:
-    """Read the events and dead-letter streams of the NATS at `url` and judge them."""
-    nc = await nats.connect(servers(url), connect_timeout=5, max_reconnect_attempts=2)
+    """Read the events and dead-letter streams of the NATS at `access` and judge them."""
+    nc = await access.connect(connect_timeout=5, max_reconnect_attempts=2)
     try:
         js = nc.jetstream()
         events = await read_stream(js, EVENTS, since)

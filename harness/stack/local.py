@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness import schemas
 from harness.errors import HarnessError
-from harness.infra import oidc, vault
+from harness.infra import nats_auth, oidc, tls, vault
 from harness.infra._process import (
     ManagedProcess,
     ProcessRecord,
@@ -28,7 +29,7 @@ from harness.infra._process import (
     poll,
     terminate_pid,
 )
-from harness.infra.nats import NatsCluster, NatsServer
+from harness.infra.nats import NatsCluster, NatsSecurity, NatsServer
 from harness.infra.objectstore import ObjectStore, versitygw_binary
 from harness.infra.postgres import PostgresServer, WalArchiving, clear_stale_lock, pgtools_bindir
 from harness.infra.services import ServiceProcess
@@ -134,15 +135,28 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         return made.listen
 
     try:
+        security, nats_passwords = _nats_security(settings, root / "secrets")
         cluster: NatsCluster | None = None
         if settings.nats_cluster > 1:
             # Each route between two nodes through a proxy of its own: a node can be cut off.
             cluster = NatsCluster(
-                data, logs, settings.nats_cluster, sync_interval=settings.nats_sync, link=via
+                data,
+                logs,
+                settings.nats_cluster,
+                sync_interval=settings.nats_sync,
+                link=via,
+                security=security,
             )
             nodes = cluster.nodes
         else:
-            nodes = [NatsServer(data / "nats", logs / "nats.log", sync_interval=settings.nats_sync)]
+            nodes = [
+                NatsServer(
+                    data / "nats",
+                    logs / "nats.log",
+                    sync_interval=settings.nats_sync,
+                    security=security,
+                )
+            ]
         store, archiving = None, None
         if settings.backups:
             store, archiving, missing = _backup_parts(settings, data, logs)
@@ -213,10 +227,11 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
         def nats_for(service: str) -> str:
             """The service's NATS URL: one server, or every node of the cluster (a link
             each), comma-separated."""
+            scheme = nodes[0].scheme
             if cluster is None:
-                return f"nats://{via(f'{service}->nats', f'127.0.0.1:{nodes[0].port}')}"
+                return f"{scheme}://{via(f'{service}->nats', f'127.0.0.1:{nodes[0].port}')}"
             return ",".join(
-                f"nats://{via(f'{service}->{n.process.name}', f'127.0.0.1:{n.port}')}"
+                f"{scheme}://{via(f'{service}->{n.process.name}', f'127.0.0.1:{n.port}')}"
                 for n in nodes
             )
 
@@ -285,6 +300,11 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
             svc.process.env["ALTLAS_TRACE_FILE"] = str(root / "traces" / f"{name}.jsonl")
             if cluster is not None:
                 svc.process.env["ALTLAS_NATS_REPLICAS"] = str(len(nodes))
+            if security is not None:
+                # Its own NATS user, allowed only its subjects; the CA of the server's TLS.
+                svc.process.env["ALTLAS_NATS_USER"] = name
+                svc.process.env["ALTLAS_NATS_PASSWORD"] = nats_passwords[name]
+                svc.process.env["ALTLAS_NATS_TLS_CA"] = str(security.tls.ca)
         toxiproxy = None
         if binary is not None:
             toxiproxy = ToxiproxyServer(binary, data / "toxiproxy", logs / "toxiproxy.log", links)
@@ -308,6 +328,17 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     if toxiproxy is not None:
         endpoints["toxiproxy"] = toxiproxy.url
     credentials = dict(STACK_CREDENTIALS)
+    if security is not None:
+        # The harness is the account's operator; the other users are the services'.
+        endpoints["nats_ca"] = str(security.tls.ca)
+        credentials["nats"] = {
+            "username": nats_auth.ADMIN_USER,
+            "password": nats_passwords[nats_auth.ADMIN_USER],
+        }
+        credentials["nats-system"] = {
+            "username": nats_auth.SYSTEM_USER,
+            "password": nats_passwords[nats_auth.SYSTEM_USER],
+        }
     if secret_store is not None:
         endpoints["vault"] = secret_store.addr
         credentials["vault"] = secret_store.credentials()
@@ -329,6 +360,26 @@ async def up(settings: HarnessSettings, progress: Progress = _stderr) -> StackSt
     state.save(settings.state_file)
     progress(f"stack up in {time.perf_counter() - t0:.1f}s")
     return state
+
+
+def _nats_security(
+    settings: HarnessSettings, secrets: Path
+) -> tuple[NatsSecurity | None, dict[str, str]]:
+    """TLS files from the harness's CA and a password per NATS user (made once per state
+    directory, kept 0600 beside the stack's other secrets), or none when nats_secure is off."""
+    if not settings.nats_secure:
+        return None, {}
+    declared = schemas.topology()
+    users = nats_auth.service_users(declared) + nats_auth.all_users()
+    path = secrets / "nats-users.json"
+    passwords: dict[str, str] = {}
+    if path.exists():
+        passwords = json.loads(path.read_text())
+    if set(users) - set(passwords):
+        passwords = {**nats_auth.new_passwords(users), **passwords}
+        tls.write_private(path, json.dumps(passwords, indent=2).encode())
+    files = tls.ensure_server_tls(secrets / "nats-tls", ["127.0.0.1", "localhost"])
+    return NatsSecurity(files, nats_auth.accounts_config(declared, passwords)), passwords
 
 
 def _backup_parts(

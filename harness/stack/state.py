@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.infra._process import ProcessRecord
+from harness.infra.nats import NatsAccess
 from harness.settings import HarnessSettings
 
 COMPONENTS = (
@@ -111,10 +112,25 @@ def external_state(settings: HarnessSettings) -> StackState | None:
             ("user", _pair(settings.user_credentials)),
             ("viewer", _pair(settings.viewer_credentials)),
             ("other", _pair(settings.other_credentials)),
+            ("nats", _pair(settings.nats_credentials)),
         )
         if pair is not None
     }
+    if settings.nats_ca:
+        endpoints["nats_ca"] = settings.nats_ca
     return StackState(target="external", endpoints=endpoints, credentials=credentials)
+
+
+def nats_access(state: StackState) -> NatsAccess:
+    """How the harness reaches the stack's NATS: its URL, the operator's login (credentials
+    `nats`) and the CA of its TLS certificate (endpoint `nats_ca`), where the stack has them."""
+    url = state.endpoints.get("nats")
+    if not url:
+        raise HarnessError("the stack names no NATS endpoint (set HARNESS_NATS_URL)")
+    login = state.credentials.get("nats") or {}
+    return NatsAccess(
+        url, login.get("username"), login.get("password"), state.endpoints.get("nats_ca")
+    )
 
 
 def load_state(settings: HarnessSettings) -> StackState:

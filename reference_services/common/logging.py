@@ -74,3 +74,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").setLevel("WARNING")
     # nats-py logs every reconnect attempt at ERROR; our own code reports connection state.
     logging.getLogger("nats").setLevel("CRITICAL")
+    # asyncio warns on every TLS connection a server closes (nats-py's protocol returns true
+    # from eof_received, which TLS ignores): noise, not a fault.
+    logging.getLogger("asyncio").addFilter(_not_tls_eof_noise)
+
+
+def _not_tls_eof_noise(record: logging.LogRecord) -> bool:
+    return "eof_received() has no effect when using ssl" not in record.getMessage()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -62,9 +62,6 @@ class Messaging:
         self._js: JetStreamContext | None = None
         self._consumers: list[Consumer] = []
         self._handlers: dict[str, tuple[topology.ConsumerSpec, Handler]] = {}
-        # Replays this service runs (a done one is kept without its consumer, not run again).
-        self._replays: dict[str, tuple[Replay, Consumer | None]] = {}
-        self._replay_watch: asyncio.Task[None] | None = None
         self._stream_watch: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         # Times the connection was lost (whoever must notice a gap, e.g. a cache, compares).
@@ -105,6 +102,7 @@ class Messaging:
         self._nc = await nats.connect(
             servers,
             name=self.settings.service_name,
+            **connect_security(self.settings),
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             connect_timeout=2,
@@ -127,14 +125,14 @@ class Messaging:
         # (inside nats-py's request) can swallow a cancellation that races its reply, and a
         # loop that lost its cancellation would keep close() waiting for ever.
         self._closing.set()
-        watches = {w for w in (self._replay_watch, self._stream_watch) if w is not None}
+        watches = {self._stream_watch} if self._stream_watch is not None else set()
         for watch in watches:
             watch.cancel()
         if watches:
             _done, stuck = await asyncio.wait(watches, timeout=DRAIN_TIMEOUT_S)
             for watch in stuck:
                 log.warning("%s did not stop in %.0f s", watch.get_name(), DRAIN_TIMEOUT_S)
-        self._replay_watch = self._stream_watch = None
+        self._stream_watch = None
         for consumer in self._consumers:
             await consumer.stop()
         if self._nc is not None and not self._nc.is_closed:
@@ -214,15 +212,14 @@ class Messaging:
             ) from exc
 
     def consume(self, spec: topology.ConsumerSpec, handler: Handler) -> Consumer:
-        """Run `handler` on `spec`'s durable; also on its redrive consumer (dead letters sent
-        back to it) and on any replay of it an operator creates (`harness streams replay`)."""
+        """Run `handler` on `spec`'s durable (created or updated to its declared config
+        first), and on its redrive consumer: dead letters sent back to it and replays
+        (`harness streams dlq redrive`, `harness streams replay`)."""
         consumer = self._run_consumer(spec, handler)
         self._handlers[spec.durable] = (spec, handler)
         redrive = topology.redrive_of(spec)
         if redrive is not None:
             self._run_consumer(redrive, handler)
-        if self._replay_watch is None and self.settings.replay_scan_s > 0:
-            self._replay_watch = asyncio.create_task(self._watch_replays(), name="replay-watch")
         if self._stream_watch is None and self.settings.stream_metrics_s > 0:
             self._stream_watch = asyncio.create_task(self._watch_streams(), name="stream-watch")
         return consumer
@@ -265,10 +262,8 @@ class Messaging:
                 metrics.CONSUMER_ACK_PENDING.labels(label).set(int(found.get("num_ack_pending", 0)))
                 metrics.CONSUMER_REDELIVERED.labels(label).set(int(found.get("num_redelivered", 0)))
 
-    def _run_consumer(
-        self, spec: topology.ConsumerSpec, handler: Handler, until_seq: int | None = None
-    ) -> Consumer:
-        consumer = Consumer(self, spec, handler, until_seq=until_seq)
+    def _run_consumer(self, spec: topology.ConsumerSpec, handler: Handler) -> Consumer:
+        consumer = Consumer(self, spec, handler)
         self._consumers.append(consumer)
         consumer.start()
         return consumer
@@ -277,46 +272,6 @@ class Messaging:
         """Wait `seconds`, or less if the connection is closing."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-
-    async def _watch_replays(self) -> None:
-        """Every replay_scan_s, start a consumer for each new replay of a durable this service
-        handles; stop one that is done (acked to its end: the server removes it once idle),
-        gone from the server, or replaced by another of the same name."""
-        while not self._closing.is_set():
-            await self._pause(self.settings.replay_scan_s)
-            if self._closing.is_set():
-                return
-            try:
-                found = await replays_on_server(self, topology.STREAM)
-            except Exception as exc:
-                log.debug("replay scan failed: %s", exc)
-                continue
-            for name, (replay, consumer) in list(self._replays.items()):
-                now = found.get(name)
-                if now is not None and now.created == replay.created and not now.done:
-                    continue
-                why = "gone" if now is None else "done" if now.done else "replaced"
-                log.info("replay %s is %s; stopping it", name, why)
-                if consumer is not None:
-                    await consumer.stop()
-                    self._consumers.remove(consumer)
-                if now is not None and now.created == replay.created:
-                    self._replays[name] = (now, None)  # done: remembered, not run again
-                else:
-                    del self._replays[name]
-            for name, replay in found.items():
-                if name in self._replays or replay.of not in self._handlers or replay.done:
-                    continue
-                spec, handler = self._handlers[replay.of]
-                replay_spec = dataclasses.replace(
-                    spec, durable=name, filter_subjects=replay.subjects, handler_of=replay.of
-                )
-                log.info(
-                    "replaying %s through the %s handler (up to seq %d)",
-                    name, replay.of, replay.to_seq,
-                )  # fmt: skip
-                consumer = self._run_consumer(replay_spec, handler, replay.to_seq)
-                self._replays[name] = (replay, consumer)
 
 
 @dataclass(frozen=True)
@@ -368,57 +323,6 @@ async def _api(requester: Requester, subject: str, body: dict[str, Any] | None) 
 STREAM_NAME_IN_USE = 10058
 
 
-@dataclass(frozen=True)
-class Replay:
-    """A replay consumer as the server lists it."""
-
-    of: str  # the durable whose handler runs it
-    to_seq: int  # the last stream sequence it covers
-    subjects: tuple[str, ...]
-    created: str  # tells a replay from a later one of the same name
-    done: bool  # acked up to its end: nothing left to handle
-
-
-async def replays_on_server(requester: Requester, stream: str) -> dict[str, Replay]:
-    """The replay consumers on `stream` by name. One without a readable last sequence is left
-    out (and logged): handling it unbounded would run later messages twice."""
-    found: dict[str, Replay] = {}
-    offset = 0
-    while True:
-        page = await _api(requester, f"$JS.API.CONSUMER.LIST.{stream}", {"offset": offset})
-        if "error" in page:
-            raise TransientError(f"consumer list of {stream}: {page['error']}")
-        infos = page.get("consumers") or []
-        for info in infos:
-            config = info.get("config", {})
-            meta = config.get("metadata") or {}
-            of = meta.get(topology.REPLAY_OF)
-            if of is None:
-                continue
-            try:
-                until = int(meta[topology.REPLAY_TO_SEQ])
-            except (KeyError, ValueError):
-                log.warning(
-                    "consumer %s replays %s but has no %s: not run",
-                    info.get("name"), of, topology.REPLAY_TO_SEQ,
-                )  # fmt: skip
-                continue
-            subjects = config.get("filter_subjects") or [config.get("filter_subject") or ">"]
-            acked = int((info.get("ack_floor") or {}).get("stream_seq", 0))
-            pending = int(info.get("num_pending", 0))
-            in_flight = int(info.get("num_ack_pending", 0))
-            found[info["name"]] = Replay(
-                of=str(of),
-                to_seq=until,
-                subjects=tuple(subjects),
-                created=str(info.get("created", "")),
-                done=in_flight == 0 and (pending == 0 or acked >= until),
-            )
-        offset += len(infos)
-        if not infos or offset >= int(page.get("total", 0)):
-            return found
-
-
 async def ensure_stream(requester: Requester, config: dict[str, Any]) -> None:
     """Create a stream with `config` (a `$JS.API` body), or update it to that config;
     idempotent, and safe when several services race to create it."""
@@ -433,21 +337,38 @@ async def ensure_stream(requester: Requester, config: dict[str, Any]) -> None:
 
 
 async def provision(requester: Requester, settings: ServiceSettings) -> None:
-    """Create or update the pipeline's streams (topology.json) and every declared durable
-    consumer on them; safe to run concurrently."""
+    """Create or update the pipeline's streams (topology.json); safe to run concurrently.
+    Each durable is created by the service that consumes it (`ensure_consumer`), so a
+    service needs management rights on its own durables only."""
     for name in topology.PIPELINE_STREAMS:
         stream = topology.DECLARED.streams[name]
         await ensure_stream(requester, stream.api_config(settings.nats_replicas))
-    for spec in topology.DECLARED.consumers.values():
-        if spec.stream not in topology.PIPELINE_STREAMS:
-            continue
-        body = {"stream_name": spec.stream, "config": consumer_config(spec, settings)}
-        # CREATE creates, or updates an existing durable to this config.
-        answer = await _api(
-            requester, f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}", body
-        )
-        if "error" in answer:
-            raise TransientError(f"consumer {spec.durable}: create refused: {answer['error']}")
+
+
+async def ensure_consumer(
+    requester: Requester, spec: topology.ConsumerSpec, settings: ServiceSettings
+) -> None:
+    """Create a declared durable, or update an existing one to its declared config."""
+    body = {"stream_name": spec.stream, "config": consumer_config(spec, settings)}
+    answer = await _api(requester, f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}", body)
+    if "error" in answer:
+        raise TransientError(f"consumer {spec.durable}: create refused: {answer['error']}")
+
+
+def connect_security(settings: ServiceSettings) -> dict[str, Any]:
+    """nats-py connect options for the service's NATS user and the CA of the server's TLS
+    certificate (both optional: a server without accounts or TLS needs neither). With a
+    user, replies come to the user's own inbox prefix, the only one it may subscribe to."""
+    options: dict[str, Any] = {}
+    if settings.nats_user:
+        options["user"] = settings.nats_user
+        options["inbox_prefix"] = f"_INBOX_{settings.nats_user}"
+        if settings.nats_password is not None:
+            options["password"] = settings.nats_password.get_secret_value()
+    if settings.nats_tls_ca:
+        context = ssl.create_default_context(cafile=settings.nats_tls_ca)
+        options["tls"] = context
+    return options
 
 
 class Consumer:
@@ -458,13 +379,8 @@ class Consumer:
         messaging: Messaging,
         spec: topology.ConsumerSpec,
         handler: Handler,
-        *,
-        until_seq: int | None = None,
     ) -> None:
         self.messaging = messaging
-        # A replay handles stored messages up to this stream sequence and only acks later ones
-        # (they reach the service's own durable anyway).
-        self.until_seq = until_seq
         self.spec = spec
         self.handler = handler
         self.settings = messaging.settings
@@ -513,6 +429,8 @@ class Consumer:
         while not self._stopping.is_set():
             try:
                 if sub is None:
+                    if self.spec.durable in topology.DECLARED.consumers:
+                        await ensure_consumer(self.messaging, self.spec, self.settings)
                     sub = await js.pull_subscribe_bind(self.spec.durable, stream=self.spec.stream)
                     self._sub = sub
                 msgs = await sub.fetch(self.settings.consumer_batch, timeout=1.0)
@@ -558,9 +476,6 @@ class Consumer:
 
     async def _handle_one(self, msg: Msg, deliveries: int) -> str:
         """Handle one delivery; the outcome (ack, nak, dead_letter, skip) for the metrics."""
-        if self.until_seq is not None and msg.metadata.sequence.stream > self.until_seq:
-            await _safe(msg.ack())
-            return "skip"
         try:
             envelope = decode(msg.data)
         except (ValueError, SchemaViolation) as exc:

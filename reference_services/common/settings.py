@@ -5,7 +5,7 @@ Built once in the entry point and passed in. Instances are frozen: a late change
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,9 +29,12 @@ class ServiceSettings(BaseSettings):
     ack_wait_s: float | None = Field(None, gt=0)
     # NAK back-off for transient errors, seconds, one per redelivery (the last one repeats).
     nak_backoff_s: tuple[float, ...] | None = None
-    # How often the service looks for replay consumers of its durables (harness streams
-    # replay); 0: never.
-    replay_scan_s: float = Field(2.0, ge=0)
+    # The service's NATS user and password (one user per service, allowed only its own
+    # subjects: docs/messaging.md), and the CA file of the server's TLS certificate (the URLs
+    # are then tls://). Unset: a server without accounts, or without TLS.
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_tls_ca: str | None = None
     # How often the service reads its streams' and durables' state into /metrics; 0: never.
     stream_metrics_s: float = Field(15.0, ge=0)
     # Replicas of the replicated streams: 1 on a single server, 3 in a cluster.

@@ -133,6 +133,7 @@ DUPLICATE_WINDOW_S = DECLARED.streams[STREAM].duplicate_window_s
 # Streams every service provisions at start-up (the rate-limit stream is the gateway's own).
 PIPELINE_STREAMS = (STREAM, DLQ_STREAM, REDRIVE_STREAM)
 
+
 SUBJECT_COMMAND_SUBMITTED = "altlas.command.submitted"
 SUBJECT_ALT_CREATED = "altlas.alt.created"
 SUBJECT_LAST_CREATED = "altlas.last.created"
@@ -141,11 +142,6 @@ SUBJECT_ATLAS_CREATED = "altlas.atlas.created"
 SUBJECT_ATLAS_UPDATED = "altlas.atlas.updated"
 # Every change to what the archive answers: a new record, a changed one.
 SUBJECTS_ATLAS_CHANGES = "altlas.atlas.>"
-# Consumers whose metadata names this key are replays of the named durable: each service runs
-# them with that durable's handler until they are drained (`harness streams replay`).
-REPLAY_OF = "altlas_replay_of"
-# ... and this one the last stream sequence the replay covers (later messages are only acked).
-REPLAY_TO_SEQ = "altlas_replay_to_seq"
 
 
 def status_subject(stage: str) -> str:

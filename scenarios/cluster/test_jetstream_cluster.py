@@ -17,10 +17,9 @@ import pytest
 from harness import streamctl
 from harness.campaign import CampaignConfig, run_campaign
 from harness.faults import cluster, process
-from harness.infra.nats import servers
 from harness.probes import jetstream
 from harness.settings import HarnessSettings
-from harness.stack.state import StackState
+from harness.stack.state import StackState, nats_access
 
 OUT = Path(__file__).resolve().parents[2] / "reports" / "cluster-campaign"
 PIPELINE_STREAMS = ("ALTLAS", "ALTLAS_DLQ", "ALTLAS_REDRIVE")
@@ -34,7 +33,7 @@ async def test_every_pipeline_stream_is_on_every_node(
 
     args = argparse.Namespace(streams="check", replicas=3, json=True)
     assert await streamctl.run(harness_settings, args) == 0, capsys.readouterr().out
-    async with jetstream.connect(cluster_stack.endpoints["nats"]) as admin:
+    async with jetstream.connect(nats_access(cluster_stack)) as admin:
         for name in PIPELINE_STREAMS:
             info = await admin.require_stream(name)
             group = info.get("cluster") or {}
@@ -61,8 +60,9 @@ async def _publish(js: Any, n: int) -> bool:
 async def test_no_acknowledged_publish_is_lost_when_the_leader_dies(
     cluster_stack: StackState, harness_settings: HarnessSettings
 ) -> None:
-    url = cluster_stack.endpoints["nats"]
-    nc = await nats.connect(servers(url), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    nc = await nats_access(cluster_stack).connect(
+        max_reconnect_attempts=-1, reconnect_time_wait=0.2
+    )
     js = nc.jetstream(timeout=5)
     killed = None
     try:

@@ -19,15 +19,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 import pytest_asyncio
 
 from harness.clients.gateway import API, GatewayClient
-from harness.infra.nats import servers
 from harness.infra.services import ServiceProcess
 from harness.polling import poll_until
-from harness.stack.state import StackState
+from harness.stack.state import StackState, nats_access
 
 STREAM, UPDATED = "ALTLAS", "altlas.atlas.updated"
 SEQ_GAUGE = "altlas_archive_cache_event_seq"
@@ -52,10 +50,10 @@ async def _cached(client: httpx.AsyncClient, path: str, token: str) -> httpx.Res
     return await poll_until(_hit, 15, f"a cache hit for {path}")
 
 
-async def _event_seq(nats_url: str, atlas_id: str, version_at_least: int = 2) -> int:
+async def _event_seq(stack: StackState, atlas_id: str, version_at_least: int = 2) -> int:
     """The stream sequence of the newest altlas.atlas.updated event, which must be this
     record's (the archive published it before answering the PATCH)."""
-    nc = await nats.connect(servers(nats_url), connect_timeout=5)
+    nc = await nats_access(stack).connect(connect_timeout=5)
     try:
         msg = await nc.jetstream().get_last_msg(STREAM, UPDATED)
     finally:
@@ -103,7 +101,7 @@ async def test_a_changed_record_is_never_served_stale(
             status = "archived" if status != "archived" else "active"
             changed = await archive.patch(f"/v1/atlas/{atlas_id}", json={"status": status})
             assert changed.status_code == 200, changed.text
-            seq = await _event_seq(stack.endpoints["nats"], atlas_id, 2 + n)
+            seq = await _event_seq(stack, atlas_id, 2 + n)
             await _processed(http, seq)
             after = await gateway.request("GET", path, role="user")
             assert after.status_code == 200, after.text
@@ -156,7 +154,7 @@ async def test_a_change_through_one_replica_reaches_the_other(
         status = "archived" if before != "archived" else "active"
         changed = await gateway.request("PATCH", path, role="admin", json={"status": status})
         assert changed.status_code == 200, changed.text
-        await _processed(other, await _event_seq(stack.endpoints["nats"], atlas_id))
+        await _processed(other, await _event_seq(stack, atlas_id))
         after = await other.get(path, headers={"Authorization": f"Bearer {token}"})
         assert after.status_code == 200 and after.json()["status"] == status, (
             f"the other replica had processed the change to {status!r} and answered"

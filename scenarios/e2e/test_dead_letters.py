@@ -12,12 +12,12 @@ import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from harness.clients.gateway import GatewayClient
-from harness.infra.nats import servers
 from harness.polling import poll_until
+from harness.stack.state import StackState, nats_access
 
 
-async def _dlq_records(nats_url: str, consumer: str, marker: str) -> list[dict[str, Any]]:
-    nc = await nats.connect(servers(nats_url))
+async def _dlq_records(stack: StackState, consumer: str, marker: str) -> list[dict[str, Any]]:
+    nc = await nats_access(stack).connect()
     try:
         js = nc.jetstream()
         sub = await js.pull_subscribe(
@@ -57,7 +57,7 @@ async def test_malformed_event_goes_to_dlq(stack, gateway: GatewayClient, payloa
         pytest.skip("this deployment does not expose NATS (set HARNESS_NATS_URL)")
     marker = "poison" + secrets.token_hex(4)
     payload = payload.replace(b"MARKER", marker.encode())
-    nc = await nats.connect(servers(stack.endpoints["nats"]))
+    nc = await nats_access(stack).connect()
     try:
         ack = await nc.jetstream().publish(
             "altlas.command.submitted", payload, headers={"Nats-Msg-Id": marker}
@@ -67,7 +67,7 @@ async def test_malformed_event_goes_to_dlq(stack, gateway: GatewayClient, payloa
         await nc.close()
 
     async def _landed() -> list[dict[str, Any]]:
-        return await _dlq_records(stack.endpoints["nats"], "segmentation", marker)
+        return await _dlq_records(stack, "segmentation", marker)
 
     records = await poll_until(_landed, 30, f"poison message {marker} in altlas.dlq.segmentation")
     assert "invalid payload" in records[0]["reason"], records[0]

@@ -16,13 +16,18 @@ import pytest
 
 from harness import streamctl
 from harness.clients.gateway import GatewayClient
-from harness.stack.state import StackState
+from harness.stack.state import StackState, nats_access
 
 
 def _harness(
     stack: StackState, *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HARNESS_NATS_URL": stack.endpoints["nats"]}
+    access = nats_access(stack)
+    env = {**os.environ, "HARNESS_NATS_URL": access.url}
+    if access.user:
+        env["HARNESS_NATS_CREDENTIALS"] = f"{access.user}:{access.password or ''}"
+    if access.ca:
+        env["HARNESS_NATS_CA"] = access.ca
     return subprocess.run(
         [sys.executable, "-m", "harness.cli", "streams", *args],
         capture_output=True,

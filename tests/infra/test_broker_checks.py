@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness import cli
-from harness.infra.nats import NatsServer
+from harness.infra.nats import NatsAccess, NatsServer
 from harness.probes.streams import broker_report
 from reference_services.common import topology
 from reference_services.common.events import encode, make_event
@@ -53,8 +53,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _url(m: Messaging) -> str:
-    return str(m.settings.nats_url)
+def _url(m: Messaging) -> NatsAccess:
+    return NatsAccess(str(m.settings.nats_url))
 
 
 async def test_a_republish_with_its_id_is_deduplicated_and_the_stream_is_clean(
@@ -125,7 +125,7 @@ async def test_harness_streams_audit_exits_1_on_an_anomaly_and_0_on_a_clean_wind
     messaging: Messaging, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HARNESS_GATEWAY_URL", "http://gateway.unused")
-    monkeypatch.setenv("HARNESS_NATS_URL", _url(messaging))
+    monkeypatch.setenv("HARNESS_NATS_URL", _url(messaging).url)
     since = datetime.now(UTC)
     event = _event(300)
     await messaging.js.publish(SUBJECT, encode(event))  # without its Nats-Msg-Id

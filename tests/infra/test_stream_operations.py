@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness import streamctl
-from harness.checkers.topology import REPLAY_OF, diff_topology
+from harness.checkers.topology import diff_topology
 from harness.errors import HarnessError
 from harness.infra.nats import NatsServer
 from harness.polling import poll_until
@@ -25,7 +25,7 @@ from harness.settings import HarnessSettings
 from reference_services.common import topology
 from reference_services.common.errors import TransientError
 from reference_services.common.events import encode, make_event
-from reference_services.common.messaging import Messaging, ensure_stream
+from reference_services.common.messaging import Messaging, ensure_consumer, ensure_stream
 from reference_services.common.settings import ServiceSettings
 from reference_services.gateway.shared_ratelimit import STREAM_CONFIG as RATE_LIMIT_STREAM
 
@@ -46,7 +46,6 @@ def _service(url: str, **kw: Any) -> Messaging:
         max_deliver=2,
         nak_backoff_s=(0.05,),
         shutdown_grace_s=0.5,
-        replay_scan_s=0.2,
     )
     return Messaging(ServiceSettings(**(base | kw)))
 
@@ -76,7 +75,9 @@ async def test_the_topology_check_finds_drift(
 ) -> None:
     # The declared delivery limits (no overrides); the gateway adds its rate-limit stream.
     service = _service(nats_url, max_deliver=None, nak_backoff_s=None)
-    await service.connect()  # provisions the declared topology
+    await service.connect()  # provisions the declared streams
+    for spec in topology.DECLARED.consumers.values():  # each service creates its own durables
+        await ensure_consumer(service, spec, service.settings)
     await ensure_stream(service, RATE_LIMIT_STREAM)
     settings = HarnessSettings(nats_url=nats_url)
     try:
@@ -144,10 +145,12 @@ async def test_a_replay_runs_stored_messages_through_the_handler(nats_url: str) 
             from_seq=2, since=None, max_deliver=2, ack_wait_s=5,
         )  # fmt: skip
         # Published after the replay was made: the service's own durable handles it; the replay
-        # only acks it.
+        # does not send it on.
         await service.js.publish(SUBJECT, encode(_event(9)), headers={"Nats-Msg-Id": "ops-9"})
-        state = await admin.wait_replay("ALTLAS", "replay-t", to_seq, timeout_s=20, every_s=0.2)
-        assert state.done
+        state = await admin.run_replay(
+            "ALTLAS", "replay-t", to_seq, handler="gateway-projection", timeout_s=20
+        )
+        assert state.done and state.sent == 4, state
         await poll_until(lambda: _count(seen, 10), 10, "the replayed events handled again")
         assert sorted(seen) == sorted(
             [f"ops-{n}" for n in range(5)] + [f"ops-{n}" for n in range(1, 5)] + ["ops-9"]
@@ -312,34 +315,27 @@ async def test_the_broker_state_reaches_the_metrics(nats_url: str) -> None:
         await service.close()
 
 
-async def test_a_replay_without_its_end_is_not_run(nats_url: str) -> None:
-    """Unbounded, it would run every later message through the handler a second time."""
-    seen: list[str] = []
-
-    async def handler(envelope: dict[str, Any]) -> None:
-        seen.append(envelope["id"])
-
+async def test_a_replay_to_a_handler_nobody_runs_says_so(nats_url: str) -> None:
+    """No service runs the runner's handler here: its redrive durable does not exist, and the
+    replay stops before sending anything, saying which service to start."""
     service = _service(nats_url)
     await service.connect()
-    service.consume(topology.GATEWAY_PROJECTION, handler)
     try:
         await service.js.publish(SUBJECT, encode(_event(1)), headers={"Nats-Msg-Id": "ops-1"})
-        await poll_until(lambda: _count(seen, 1), 10, "the event handled once")
         admin = jetstream.JetStreamAdmin(service._nc)  # type: ignore[arg-type]
-        config = {
-            "durable_name": "by-hand",
-            "ack_policy": "explicit",
-            "filter_subject": SUBJECT,
-            "metadata": {REPLAY_OF: "gateway-projection"},
-        }
-        await admin.api(
-            "CONSUMER.CREATE.ALTLAS.by-hand", {"stream_name": "ALTLAS", "config": config}
-        )
-        # Nothing to wait for: the proof is that five scans (replay_scan_s 0.2) pass idle.
-        await asyncio.sleep(1.0)  # sleep-ok: proving nothing happens over five scans
-        info = await admin.consumer_info("ALTLAS", "by-hand")
-        assert info is not None and info["delivered"]["consumer_seq"] == 0, info
-        assert seen == ["ops-1"]
+        to_seq = await admin.create_replay(
+            "ALTLAS", "replay-n", of="runner", subject=SUBJECT,
+            from_seq=1, since=None, max_deliver=2, ack_wait_s=5,
+        )  # fmt: skip
+        with pytest.raises(HarnessError, match=r"runner-redrive.*is it running"):
+            await admin.run_replay("ALTLAS", "replay-n", to_seq, handler="runner", timeout_s=5)
+        redriven = await admin.require_stream("ALTLAS_REDRIVE")
+        assert redriven["state"]["messages"] == 0, "nothing may be sent when nobody handles it"
+        # The same replay again (after starting the service) is taken up, not refused.
+        assert await admin.create_replay(
+            "ALTLAS", "replay-n", of="runner", subject=SUBJECT,
+            from_seq=1, since=None, max_deliver=2, ack_wait_s=5,
+        ) == to_seq  # fmt: skip
     finally:
         await service.close()
 
