@@ -14,6 +14,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from harness.infra.tls import make_ca, sign_server, write_private
+
 DEFAULT_DIR = Path("deploy/kubernetes/base/secrets")
 PASSWORDS = (
     "postgres-password",
@@ -22,6 +24,27 @@ PASSWORDS = (
     "archive-db-password",
 )
 JWT_KEY = "jwt-private-key"
+# One NATS password per user of deploy/kubernetes/base/files/nats-accounts.conf.
+NATS_USERS = ("gateway", "segmentation", "runner", "archive", "admin", "sys")
+# The NATS server's certificate and its CA: the Service's names, each pod's route name, and
+# loopback (the harness reaches NATS through a port-forward).
+NATS_TLS = ("nats-ca.crt", "nats-tls.crt", "nats-tls.key")
+NATS_HOSTS = [
+    "nats",
+    "nats.altlas",
+    "nats.altlas.svc",
+    "nats.altlas.svc.cluster.local",
+    "*.nats-headless",
+    "*.nats-headless.altlas",
+    "*.nats-headless.altlas.svc",
+    "*.nats-headless.altlas.svc.cluster.local",
+    "localhost",
+    "127.0.0.1",
+]
+
+
+def nats_password_file(user: str) -> str:
+    return f"nats-{user}-password"
 
 
 def _rsa_pem() -> str:
@@ -37,7 +60,7 @@ def ensure_secrets(folder: Path = DEFAULT_DIR) -> list[str]:
     """Write every missing secret file (mode 0600); returns the names written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in (*PASSWORDS, JWT_KEY):
+    for name in (*PASSWORDS, *(nats_password_file(u) for u in NATS_USERS), JWT_KEY):
         path = folder / name
         if path.exists() and path.stat().st_size > 0:
             continue
@@ -45,6 +68,12 @@ def ensure_secrets(folder: Path = DEFAULT_DIR) -> list[str]:
         path.touch(mode=0o600)
         path.write_text(value)
         written.append(name)
+    if not all((folder / name).exists() for name in NATS_TLS):
+        ca, ca_key = make_ca("ALT_LAS NATS CA")
+        cert, key = sign_server(ca, ca_key, NATS_HOSTS)
+        for name, data in zip(NATS_TLS, (ca, cert, key), strict=True):
+            write_private(folder / name, data)
+        written += list(NATS_TLS)
     return written
 
 

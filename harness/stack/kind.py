@@ -350,7 +350,9 @@ class KindStack:
         password = (SECRETS / "postgres-password").read_text().strip()
         endpoints = {s: f"http://127.0.0.1:{port(s, SERVICE_PORT)}" for s in SERVICES}
         endpoints |= {
-            "nats": f"nats://127.0.0.1:{port('nats', 4222)}",
+            # TLS with the deployment's CA; the harness logs in as the account's operator.
+            "nats": f"tls://127.0.0.1:{port('nats', 4222)}",
+            "nats_ca": str((SECRETS / "nats-ca.crt").resolve()),
             "opensearch": f"http://127.0.0.1:{port('opensearch', 9200)}",
             "postgres": (
                 f"postgresql://postgres:{password}@127.0.0.1:{port('postgres', 5432)}/postgres"
@@ -359,7 +361,13 @@ class KindStack:
         return StackState(
             target=self.target,
             endpoints=endpoints,
-            credentials=dict(STACK_CREDENTIALS),
+            credentials={
+                **STACK_CREDENTIALS,
+                "nats": {
+                    "username": "admin",
+                    "password": (SECRETS / "nats-admin-password").read_text().strip(),
+                },
+            },
             processes=records,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             state_dir=str(self.settings.state_dir.resolve()),

@@ -125,9 +125,13 @@ async def test_up_runs_every_step_in_order(tmp_path: Path) -> None:
         "runner",
         "archive",
         "nats",
+        "nats_ca",
         "opensearch",
         "postgres",
     }
+    # NATS over TLS with the deployment's CA, logged in as the account's operator
+    assert saved.endpoints["nats"].startswith("tls://127.0.0.1:")
+    assert saved.credentials["nats"]["username"] == "admin"
     assert saved.credentials["user"]["username"] == "demo-user"
     assert saved.credentials["load"] == kind.STACK_CREDENTIALS["load"]
     assert saved.processes["nats"].extra["monitor_url"].startswith("http://127.0.0.1:")

@@ -95,7 +95,14 @@ def test_services_accept_the_environment_they_are_given(
             monkeypatch.setenv(var, value.value)
         settings = SETTINGS[workload.name]()
         assert (settings.host, settings.port) == ("0.0.0.0", policy.SERVICE_PORT)  # noqa: S104
-        assert settings.nats_url == "nats://nats:4222"
+        # NATS over TLS, as the service's own user, with the password from the nats-users
+        # Secret and the CA where the container mounts it.
+        assert settings.nats_url == "tls://nats:4222"
+        assert settings.nats_user == workload.name, f"{workload.ref}: its own NATS user"
+        assert settings.nats_password is not None and settings.nats_password.get_secret_value()
+        assert settings.nats_tls_ca == "/etc/nats-ca/ca.crt"
+        mounts = (workload.container(workload.name) or {}).get("volumeMounts", [])
+        assert any(m.get("mountPath") == "/etc/nats-ca" for m in mounts), f"{workload.ref}"
         if isinstance(settings, GatewaySettings):
             assert settings.jwt_private_key, f"{workload.ref}: the gateway gets its signing key"
             TokenService(  # what the gateway does with the key at start-up
