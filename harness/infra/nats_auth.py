@@ -80,7 +80,8 @@ def permissions(topology: Mapping[str, Any], user: str) -> Permissions:
 
 
 def new_passwords(users: list[str]) -> dict[str, str]:
-    return {u: secrets.token_urlsafe(24) for u in users}
+    # Hex: safe on a command line (never a leading "-"), in a URL and in the config unquoted.
+    return {u: secrets.token_hex(24) for u in users}
 
 
 def env_name(user: str) -> str:

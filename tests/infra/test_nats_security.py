@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ import pytest
 from nats.aio.client import Client
 
 from harness.infra import nats_auth, tls
-from harness.infra.nats import NatsSecurity, NatsServer
+from harness.infra.nats import NatsSecurity, NatsServer, nats_binary
 from harness.polling import poll_until
 from harness.schemas import topology as declared_topology
 from reference_services.common import topology
@@ -330,3 +332,36 @@ def test_kubernetes_carries_the_same_accounts() -> None:
         f"{path} differs from the topology's accounts: regenerate it with"
         " `python -m harness.infra.nats_auth > deploy/kubernetes/base/files/nats-accounts.conf`"
     )
+
+
+def test_the_kubernetes_nats_config_is_valid_and_needs_every_password(tmp_path: Path) -> None:
+    """nats-server checks the base's nats.conf with its accounts (`-t`), the mounted paths
+    moved to files here; with one user's password missing from the environment it refuses."""
+    files = tls.ensure_server_tls(tmp_path / "tls", ["nats"])
+    base = Path(__file__).resolve().parents[2] / "deploy/kubernetes/base/files"
+    conf = (base / "nats.conf").read_text()
+    for mounted, here in (
+        ("/etc/nats-tls/tls.crt", files.cert),
+        ("/etc/nats-tls/tls.key", files.key),
+        ("/etc/nats-tls/ca.crt", files.ca),
+        ("/data/jetstream", tmp_path / "js"),
+        ("/var/run/nats/nats.pid", tmp_path / "nats.pid"),
+    ):
+        assert mounted in conf, f"{mounted} is no longer in the base's nats.conf"
+        conf = conf.replace(mounted, str(here))
+    (tmp_path / "nats.conf").write_text(conf)
+    (tmp_path / "nats-accounts.conf").write_text((base / "nats-accounts.conf").read_text())
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "POD_NAME": "nats-0",
+        "JETSTREAM_MAX_FILE_STORE": "1GB",
+        "CLUSTER_ADVERTISE": "nats-0.nats-headless:6222",
+    }
+    env |= {nats_auth.env_name(u): "pw" for u in [*SERVICES, "admin", "sys"]}
+    check = [nats_binary(), "-t", "-c", str(tmp_path / "nats.conf")]
+    done = subprocess.run(check, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    del env[nats_auth.env_name("runner")]
+    done = subprocess.run(check, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode != 0, "a config with a user's password missing must not load"
+    assert "NATS_RUNNER_PASSWORD" in done.stdout + done.stderr, done.stdout + done.stderr
