@@ -8,6 +8,7 @@ with the same links. Without the binary the stack runs with direct links and say
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import httpx
 
 from harness.errors import HarnessError
 from harness.infra._process import ManagedProcess, ProcessRecord, free_port, tool_binary
+
+log = logging.getLogger(__name__)
 
 VERSION = "v2.12.0"
 
@@ -134,19 +137,22 @@ class ToxiproxyClient:
         toxicity: float = 1.0,
         name: str | None = None,
     ) -> str:
+        """Put the toxic on `proxy`; one of the same name left by an interrupted run (a killed
+        campaign never healed it) is replaced, so the fault is the one asked for."""
         name = name or f"{kind}_{stream}"
-        await self._ok(
-            await self.http.post(
-                f"/proxies/{proxy}/toxics",
-                json={
-                    "name": name,
-                    "type": kind,
-                    "stream": stream,
-                    "toxicity": toxicity,
-                    "attributes": attributes,
-                },
-            )
-        )
+        body = {
+            "name": name,
+            "type": kind,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": attributes,
+        }
+        resp = await self.http.post(f"/proxies/{proxy}/toxics", json=body)
+        if resp.status_code == 409:
+            log.warning("toxic %s was left on %s; replacing it", name, proxy)
+            await self.remove_toxic(proxy, name)
+            resp = await self.http.post(f"/proxies/{proxy}/toxics", json=body)
+        await self._ok(resp)
         return name
 
     async def remove_toxic(self, proxy: str, name: str) -> None:
