@@ -37,9 +37,15 @@ _NEW, _OLD = _RANK_SQL.format(col="$2"), _RANK_SQL.format(col="status")
 BY_KEY_SQL = "SELECT * FROM commands WHERE username = $1 AND idempotency_key = $2"
 BY_ID_SQL = "SELECT * FROM commands WHERE id = $1"
 DOCUMENT_SQL = "SELECT doc FROM command_documents WHERE command_id = $1 AND kind = $2"
+# $7: the document kind the new status stands for ('alt', 'last', 'atlas'), when the event
+# names it without carrying it (a status.changed): the status moves only once that document is
+# stored, so a reader that sees `archived` can always read the ATLAS (docs/messaging.md,
+# "Ordering"). NULL: the event carries its document, stored in the same transaction.
 ADVANCE_SQL = (
     "UPDATE commands SET"  # noqa: S608
-    f" status = CASE WHEN {_NEW} > {_OLD} THEN $2 ELSE status END,"
+    f" status = CASE WHEN {_NEW} > {_OLD} AND ($7::text IS NULL OR EXISTS ("
+    "   SELECT 1 FROM command_documents d WHERE d.command_id = $1 AND d.kind = $7))"
+    "   THEN $2 ELSE status END,"
     f" status_detail = CASE WHEN {_NEW} >= {_OLD} THEN COALESCE($6, status_detail)"
     "   ELSE status_detail END,"
     " alt_id = COALESCE(alt_id, $3), last_id = COALESCE(last_id, $4),"
@@ -173,8 +179,11 @@ async def advance(
     atlas_id: str | None = None,
     detail: str | None = None,
     document: tuple[str, dict[str, Any]] | None = None,
+    after_document: str | None = None,
 ) -> bool:
-    """Move a command forward (never back); store a document. False if the command is unknown."""
+    """Move a command forward (never back); store a document. With `after_document` (a kind),
+    the status moves only if that document is already stored (ids and detail are kept either
+    way). False if the command is unknown."""
     if status not in STATUS_RANK:
         raise ValueError(f"unknown status {status!r}")
     async with pool.acquire() as conn, conn.transaction():
@@ -186,6 +195,7 @@ async def advance(
             last_id,
             atlas_id,
             detail,
+            after_document,
         )
         if updated is None:
             return False

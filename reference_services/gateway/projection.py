@@ -1,4 +1,12 @@
-"""The status projection: stage events → the command row and its documents."""
+"""The status projection: stage events → the command row and its documents.
+
+Ordering guarantee (docs/messaging.md, "Ordering"): whatever order the events of a command
+arrive in, duplicated or handled concurrently by competing replicas, its status only moves
+forward in stage order, a status that stands for a document (segmented: the ALT; completed or
+failed with a LAST: the LAST; archived: the ATLAS) is shown only once that document is stored,
+and the final row and documents are those of in-order delivery. A `status.changed` that names a
+document (by its id) it does not carry leaves the status to the document's own event.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,24 @@ import asyncpg
 from reference_services.gateway import commands
 
 log = logging.getLogger(__name__)
+
+
+# The document a status stands for, and the id in a status.changed that names it.
+DOCUMENT_OF_STATUS = {
+    "segmented": ("alt", "alt_id"),
+    "completed": ("last", "last_id"),
+    "failed": ("last", "last_id"),
+    "archived": ("atlas", "atlas_id"),
+}
+
+
+def document_of(data: dict[str, Any]) -> str | None:
+    """The document kind a status.changed's status waits for: the one it names by id (a
+    runner failure before any LAST names none, and moves the status itself)."""
+    found = DOCUMENT_OF_STATUS.get(str(data.get("status")))
+    if found is None or not data.get(found[1]):
+        return None
+    return found[0]
 
 
 class StatusProjection:
@@ -55,6 +81,7 @@ class StatusProjection:
                 last_id=data.get("last_id"),
                 atlas_id=data.get("atlas_id"),
                 detail=data.get("detail"),
+                after_document=document_of(data),
             )
         else:
             log.warning("projection ignores event type %s", kind)

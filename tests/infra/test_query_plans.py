@@ -91,7 +91,7 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 CASES = [
     ("gateway", commands.BY_ID_SQL, [uuid.UUID(int=7)], "commands", "commands_pkey"),
     ("gateway", commands.BY_KEY_SQL, ["u", "key-500"], "commands", "commands_username_idempotency_key_key"),
-    ("gateway", commands.ADVANCE_SQL, [uuid.UUID(int=7), "archived", None, None, None, None], "commands", "commands_pkey"),
+    ("gateway", commands.ADVANCE_SQL, [uuid.UUID(int=7), "archived", None, None, None, None, "atlas"], "commands", "commands_pkey"),
     ("gateway", commands.DOCUMENT_SQL, [uuid.UUID(int=7), "alt"], "command_documents", "command_documents_pkey"),
     ("gateway", relay.POLL_SQL, [100], "outbox", "outbox_pending"),
     ("gateway", relay.PENDING_SQL, [], "outbox", "outbox_pending"),
