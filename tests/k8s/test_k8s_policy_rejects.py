@@ -201,7 +201,13 @@ CASES: list[tuple[str, str, Mutation, str]] = [
     (
         "jetstream_storage",
         "no file store limit",
-        lambda o: container(o, "StatefulSet", "nats")["env"].pop(1),
+        lambda o: container(o, "StatefulSet", "nats").update(
+            env=[
+                e
+                for e in container(o, "StatefulSet", "nats")["env"]
+                if e["name"] != "JETSTREAM_MAX_FILE_STORE"
+            ]
+        ),
         "expected JETSTREAM_MAX_FILE_STORE and a `data` volume claim, found None",
     ),
     (
