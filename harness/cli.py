@@ -36,7 +36,8 @@ def _print_usage(state: StackState) -> None:
     if state.credentials:
         print("\nDemo users (local stack only):")
         for role, cred in state.credentials.items():
-            if "username" in cred:
+            # Infrastructure logins (the NATS operator's) stay in the state file, unprinted.
+            if "username" in cred and not role.startswith("nats"):
                 print(f"  {role:<7} {cred['username']} / {cred['password']}")
         load = state.credentials.get("load")
         if load:

@@ -12,7 +12,7 @@ import shutil
 import ssl
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +23,7 @@ from nats.aio.client import Client
 
 from harness.errors import HarnessError
 from harness.infra._process import ManagedProcess, ProcessRecord, free_port
-from harness.infra.tls import TlsFiles
+from harness.infra.tls import TlsFiles, write_private
 
 
 def nats_binary() -> str:
@@ -69,7 +69,7 @@ class NatsAccess:
 
     url: str
     user: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     ca: str | None = None
 
     def __str__(self) -> str:
@@ -141,8 +141,11 @@ class NatsServer:
 
     def _write_config(self) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        self._conf.write_text(
-            f"""# written by harness.infra.nats
+        # 0600: with accounts, the config holds every user's password.
+        write_private(self._conf, self._config_text().encode())
+
+    def _config_text(self) -> str:
+        return f"""# written by harness.infra.nats
 host: 127.0.0.1
 port: {self.port}
 http: 127.0.0.1:{self.monitor_port}
@@ -155,7 +158,6 @@ jetstream {{
   max_file_store: 4GB
 }}
 {self._security_block()}{self._cluster_block()}"""
-        )
 
     def _security_block(self) -> str:
         if self.security is None:

@@ -67,8 +67,12 @@ def permissions(topology: Mapping[str, Any], user: str) -> Permissions:
     for stream in PIPELINE_STREAMS:
         publish += [f"$JS.API.STREAM.{verb}.{stream}" for verb in ("INFO", "CREATE", "UPDATE")]
     for stream, durable in durables:
+        filters = consumers[durable]["filter_subjects"]
+        # One filter: the create subject names it and the server holds the config to it, so
+        # the service cannot widen what its durable reads. Several: the plain form.
+        create = f"$JS.API.CONSUMER.CREATE.{stream}.{durable}"
         publish += [
-            f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+            f"{create}.{filters[0]}" if len(filters) == 1 else create,
             f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
             f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
             f"$JS.ACK.{stream}.{durable}.>",

@@ -325,6 +325,13 @@ class JetStreamAdmin:
         started = time.monotonic()
         await self._handler_pending(handler)  # its service is there before anything is sent
         subject = f"altlas.redrive.{handler}"
+        reader = await self.consumer_info(stream, name)
+        if reader is None:
+            raise HarnessError(f"the replay consumer {stream}/{name} is gone")
+        # Deduplication ids name this replay consumer's creation: resumed, it sends what it
+        # already sent under the same ids (the server keeps one); a new replay of the same name
+        # is a new replay, not a duplicate of the last one.
+        made = "".join(ch for ch in str(reader.get("created", "")) if ch.isdigit())
         sent, read_to, read_all = 0, 0, False
         sub = await self.nc.jetstream(timeout=self.timeout_s).pull_subscribe_bind(
             name, stream=stream
@@ -349,7 +356,7 @@ class JetStreamAdmin:
                         await self.publish(
                             subject,
                             msg.data,
-                            f"replay-{name}-{seq}",
+                            f"replay-{name}-{made}-{seq}",
                             {**headers, "Altlas-Replay-Of-Seq": str(seq)},
                         )
                         sent += 1

@@ -350,9 +350,17 @@ async def ensure_consumer(
 ) -> None:
     """Create a declared durable, or update an existing one to its declared config."""
     body = {"stream_name": spec.stream, "config": consumer_config(spec, settings)}
-    answer = await _api(requester, f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}", body)
+    answer = await _api(requester, consumer_create_subject(spec), body)
     if "error" in answer:
         raise TransientError(f"consumer {spec.durable}: create refused: {answer['error']}")
+
+
+def consumer_create_subject(spec: topology.ConsumerSpec) -> str:
+    """The API subject that creates or updates the durable. With one filter it names the
+    filter too, and the server holds the config to it, so a user allowed exactly this subject
+    cannot widen what its durable reads (docs/messaging.md, Security)."""
+    base = f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}"
+    return f"{base}.{spec.filter_subjects[0]}" if len(spec.filter_subjects) == 1 else base
 
 
 def connect_security(settings: ServiceSettings) -> dict[str, Any]:

@@ -160,6 +160,9 @@ REFUSED = [
     ("publish", "runner", "create a durable of its choosing", "$JS.API.CONSUMER.CREATE.ALTLAS.spy"),
     ("publish", "archive", "ack for another", "$JS.ACK.ALTLAS.gateway-projection.1.1.1.1.1"),
     ("publish", "segmentation", "count in the rate limiter", "altlas.ratelimit.login.x.1"),
+    ("publish", "runner", "widen its durable", "$JS.API.CONSUMER.CREATE.ALTLAS.runner.altlas.>"),
+    ("publish", "runner", "drop its durable's filter", "$JS.API.CONSUMER.CREATE.ALTLAS.runner"),
+    ("publish", "gateway", "drop the runner's durable", "$JS.API.CONSUMER.DELETE.ALTLAS.runner"),
     ("subscribe", "segmentation", "read every event directly", "altlas.>"),
     ("subscribe", "runner", "read another service's replies", "_INBOX_archive.>"),
     ("subscribe", "gateway", "read the default inbox", "_INBOX.>"),
@@ -306,21 +309,44 @@ async def test_the_system_account_answers_what_a_service_may_not_ask(secured: Se
     assert any("permissions violation" in e.lower() for e in errors), errors
 
 
-async def test_each_user_is_allowed_only_its_declared_subjects() -> None:
-    """The rendered allow-lists name each service's own publishes and durables, never
-    another's (a drift here widens what a compromised service could do)."""
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, `>` the rest."""
+    want, got = pattern.split("."), subject.split(".")
+    for n, part in enumerate(want):
+        if part == ">":
+            return len(got) > n
+        if n >= len(got) or (part != "*" and part != got[n]):
+            return False
+    return len(want) == len(got)
+
+
+def test_each_user_is_allowed_only_its_declared_subjects() -> None:
+    """The rendered allow-lists, wildcards read as the server reads them, let no service
+    create, delete, pull from or ack for another's durable, or publish another's events (a
+    drift here widens what a compromised service could do)."""
+    consumers = TOPOLOGY["consumers"]
     for user in SERVICES:
         allowed = nats_auth.permissions(TOPOLOGY, user)
         own = set(TOPOLOGY["clients"][user]["consumes"])
-        for other in SERVICES:
-            if other == user:
+        own |= {n for n, c in consumers.items() if c.get("handler_of") in own}
+        for durable, spec in consumers.items():
+            if durable in own:
                 continue
-            for durable in TOPOLOGY["clients"][other]["consumes"]:
-                assert durable in own or not any(
-                    s.endswith(f".{durable}") or f".{durable}." in s for s in allowed.publish
-                ), f"{user} may touch {other}'s durable {durable}: {allowed.publish}"
-            for subject in TOPOLOGY["clients"][other]["publishes"]:
-                assert subject not in allowed.publish, f"{user} may publish {other}'s {subject}"
+            stream = spec["stream"]
+            for subject in (
+                f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+                f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.{spec['filter_subjects'][0]}",
+                f"$JS.API.CONSUMER.DELETE.{stream}.{durable}",
+                f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+                f"$JS.ACK.{stream}.{durable}.1.1.1.1.1",
+            ):
+                hits = [p for p in allowed.publish if _matches(p, subject)]
+                assert not hits, f"{user} may {subject} (allowed by {hits})"
+        for other in SERVICES:
+            if other != user:
+                for subject in TOPOLOGY["clients"][other]["publishes"]:
+                    hits = [p for p in allowed.publish if _matches(p, subject)]
+                    assert not hits, f"{user} may publish {other}'s {subject} ({hits})"
         assert allowed.subscribe == (f"_INBOX_{user}.>",)
 
 

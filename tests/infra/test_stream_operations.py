@@ -156,6 +156,18 @@ async def test_a_replay_runs_stored_messages_through_the_handler(nats_url: str) 
             [f"ops-{n}" for n in range(5)] + [f"ops-{n}" for n in range(1, 5)] + ["ops-9"]
         ), f"expected events 1-4 (from seq 2) replayed once and ops-9 handled once, saw {seen}"
         await admin.delete_consumer("ALTLAS", "replay-t")
+        # The same replay again, a minute later (a second fix): a new replay, not a duplicate
+        # of the first that the redrive stream would drop.
+        again = await admin.create_replay(
+            "ALTLAS", "replay-t", of="gateway-projection", subject=SUBJECT,
+            from_seq=2, since=None, max_deliver=2, ack_wait_s=5,
+        )  # fmt: skip
+        state = await admin.run_replay(
+            "ALTLAS", "replay-t", again, handler="gateway-projection", timeout_s=20
+        )
+        await poll_until(lambda: _count(seen, 15), 10, "the second replay handled")
+        assert len(seen) == 15, f"expected events 1-4 and 9 replayed again, saw {seen}"
+        await admin.delete_consumer("ALTLAS", "replay-t")
     finally:
         await service.close()
 
