@@ -222,7 +222,9 @@ class CommandsTable:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         _expect("commands", sql, "UPDATE commands SET")
-        command_id, status, alt_id, last_id, atlas_id, detail = args
+        # The 7th parameter (the document a status.changed waits for) is the projection's
+        # ordering rule (tests/infra/test_projection_order.py), not part of the contract.
+        command_id, status, alt_id, last_id, atlas_id, detail, _after_document = args
         if command_id not in self.known:
             return None
         self.advances.append(Advance(command_id, status, alt_id, last_id, atlas_id, detail))
