@@ -212,10 +212,10 @@ async def _bench_nats(settings: HarnessSettings, args: argparse.Namespace) -> in
     sizes: dict[str, int] = {}
     source = "the Pact message examples (contracts/pacts)"
     if settings.state_file.exists() or settings.nats_url:
-        from harness.streamctl import nats_of
+        from harness.stack.state import nats_access_of
 
         try:
-            access = nats_of(settings)
+            access = nats_access_of(settings)
         except HarnessError:
             access = None  # a stack without a NATS endpoint: the Pact examples' sizes
         if access is not None:

@@ -17,11 +17,10 @@ from typing import Any
 from harness import schemas
 from harness.checkers.topology import REPLAY_OF, diff_topology
 from harness.errors import HarnessError
-from harness.infra.nats import NatsAccess
 from harness.instants import parse_instant
 from harness.probes import jetstream
 from harness.settings import HarnessSettings
-from harness.stack.state import load_state, nats_access
+from harness.stack.state import load_state, nats_access_of
 
 __all__ = ["add_parsers", "run"]
 
@@ -99,7 +98,7 @@ def add_parsers(sub: Any) -> None:
 async def run(settings: HarnessSettings, args: argparse.Namespace) -> int:
     if args.streams == "audit":
         return await _audit(settings, args)
-    async with jetstream.connect(nats_of(settings)) as admin:
+    async with jetstream.connect(nats_access_of(settings)) as admin:
         commands = {
             "check": _check,
             "ls": _ls,
@@ -111,14 +110,6 @@ async def run(settings: HarnessSettings, args: argparse.Namespace) -> int:
             "purge": _purge,
         }
         return await commands[args.streams](admin, settings, args)
-
-
-def nats_of(settings: HarnessSettings) -> NatsAccess:
-    """HARNESS_NATS_URL (with HARNESS_NATS_CREDENTIALS and HARNESS_NATS_CA), else the stack's."""
-    if settings.nats_url:
-        user, _, password = (settings.nats_credentials or "").partition(":")
-        return NatsAccess(settings.nats_url, user or None, password or None, settings.nats_ca)
-    return nats_access(load_state(settings))
 
 
 def _print(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> None:
@@ -160,7 +151,7 @@ async def _audit(settings: HarnessSettings, args: argparse.Namespace) -> int:
         if args.minutes <= 0:
             raise HarnessError(f"--minutes must be positive, not {args.minutes}")
         since = datetime.now(UTC) - timedelta(minutes=args.minutes)
-    report = await broker_report(nats_of(settings), since)
+    report = await broker_report(nats_access_of(settings), since)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

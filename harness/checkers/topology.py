@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 # A replay consumer's metadata: whose handler runs it, and the last stream sequence it covers
-# (harness.probes.jetstream writes them; the services read them).
+# (harness.probes.jetstream writes them and reads them back to resume a replay).
 REPLAY_OF = "altlas_replay_of"
 REPLAY_TO_SEQ = "altlas_replay_to_seq"
 NS = 1_000_000_000

@@ -37,7 +37,7 @@ from harness.infra._process import (
 )
 from harness.k8s import render
 from harness.k8s.objects import SERVICES
-from harness.k8s.secrets import ensure_secrets
+from harness.k8s.secrets import ensure_secrets, nats_password_file
 from harness.settings import HarnessSettings
 from harness.stack.local import STACK_CREDENTIALS
 from harness.stack.state import StackState
@@ -365,7 +365,7 @@ class KindStack:
                 **STACK_CREDENTIALS,
                 "nats": {
                     "username": "admin",
-                    "password": (SECRETS / "nats-admin-password").read_text().strip(),
+                    "password": (SECRETS / nats_password_file("admin")).read_text().strip(),
                 },
             },
             processes=records,

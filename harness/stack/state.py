@@ -121,6 +121,16 @@ def external_state(settings: HarnessSettings) -> StackState | None:
     return StackState(target="external", endpoints=endpoints, credentials=credentials)
 
 
+def nats_access_of(settings: HarnessSettings) -> NatsAccess:
+    """HARNESS_NATS_URL (with HARNESS_NATS_CREDENTIALS and HARNESS_NATS_CA), else the stack's."""
+    if settings.nats_url:
+        login = _pair(settings.nats_credentials) or {}
+        return NatsAccess(
+            settings.nats_url, login.get("username"), login.get("password"), settings.nats_ca
+        )
+    return nats_access(load_state(settings))
+
+
 def nats_access(state: StackState) -> NatsAccess:
     """How the harness reaches the stack's NATS: its URL, the operator's login (credentials
     `nats`) and the CA of its TLS certificate (endpoint `nats_ca`), where the stack has them."""
