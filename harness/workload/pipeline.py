@@ -230,7 +230,7 @@ class Workload:
             done = await self.submit(key, text, process=process)
             if done.type != "ok":
                 pending.append((key, text))
-                await asyncio.sleep(0.5)  # the gateway is still recovering; bounded by deadline
+                await asyncio.sleep(0.5)  # sleep-ok: retry pause; bounded by deadline
         self.progress(
             f"waiting up to {self.config.recovery_s:.0f}s for {len(self.accepted)} commands"
         )
@@ -241,7 +241,7 @@ class Workload:
                 if done.type == "ok" and done.value and done.value.get("final"):
                     waiting.discard(cid)
             if waiting:
-                await asyncio.sleep(0.5)  # polling the system under test, bounded by deadline
+                await asyncio.sleep(0.5)  # sleep-ok: poll interval; bounded by deadline
         started = time.monotonic()
         self.progress(
             f"reading back {len(self.accepted)} commands"
@@ -281,7 +281,7 @@ class Workload:
                 return
             if time.monotonic() >= deadline:
                 return
-            await asyncio.sleep(1.0)  # the index refresh interval; bounded by the deadline
+            await asyncio.sleep(1.0)  # sleep-ok: index refresh; bounded by deadline
 
     async def _search_page(self, page: int, deadline: float) -> dict[str, Any]:
         """One page of this run's archive records, retried like a final read."""

@@ -167,7 +167,7 @@ async def test_graceful_stop_naks_in_flight_work_for_redelivery(nats_url: str) -
 
     async def slow(envelope: dict[str, Any]) -> None:
         started.set()
-        await asyncio.sleep(30)  # simulated long work, cut short by the stop
+        await asyncio.sleep(30)  # sleep-ok: simulated long work, cut short by the stop
         finished.append(envelope["id"])
 
     event = _event(20)
